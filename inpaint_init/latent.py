@@ -1,0 +1,56 @@
+"""Latent mask (``mask`` / ``nmask``) and the latent fills (spec §9)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+__all__ = ["latent_mask_image", "latent_masks", "create_noise", "apply_latent_fill"]
+
+
+def latent_mask_image(latent_mask: Image.Image, latent_width: int, latent_height: int) -> Image.Image:
+    """The latent mask downsampled to latent size: RGB, PIL's default resample (bicubic)."""
+    return latent_mask.convert("RGB").resize((latent_width, latent_height))
+
+
+def latent_masks(small_mask: Image.Image, channels: int, mask_round: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mask, nmask)`` as C×h×w float32 tensors from the latent-size mask image.
+
+    ``nmask`` is the first channel / 255 (1 = regenerate), rounded half-to-even with
+    ``mask_round``; ``mask = 1 - nmask`` (1 = keep).
+    """
+    lat = np.asarray(small_mask, dtype=np.float32)[..., 0] / 255
+    if mask_round:
+        lat = np.around(lat)
+    lat = np.tile(lat[None], (channels, 1, 1))
+    return torch.from_numpy(1.0 - lat), torch.from_numpy(lat)
+
+
+def create_noise(shape: tuple[int, ...], seeds: list[int]) -> torch.Tensor:
+    """One ``torch.randn(shape)`` per seed after ``torch.manual_seed(seed)``, on the CPU.
+
+    This is the webui's noise with its CPU generator; its GPU generator draws differently.
+    The global torch RNG state is restored afterwards so the caller's randomness is untouched.
+    """
+    state = torch.random.get_rng_state()
+    try:
+        out = []
+        for seed in seeds:
+            torch.manual_seed(int(seed))
+            out.append(torch.randn(shape))
+        return torch.stack(out)
+    finally:
+        torch.random.set_rng_state(state)
+
+
+def apply_latent_fill(
+    init_latent: torch.Tensor, mask: torch.Tensor, nmask: torch.Tensor, inpainting_fill: int, noise: torch.Tensor | None
+) -> torch.Tensor:
+    """Fill 2 (latent noise): ``latent·mask + noise·nmask``; fill 3 (latent nothing):
+    ``latent·mask``; other modes leave the latent unchanged. Returns a new tensor."""
+    if inpainting_fill == 2:
+        return init_latent * mask + noise.to(init_latent) * nmask
+    if inpainting_fill == 3:
+        return init_latent * mask
+    return init_latent

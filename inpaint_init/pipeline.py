@@ -1,0 +1,513 @@
+"""``run_init``: the webui's img2img/inpaint initialisation, every stage, one result object.
+
+The order of stages and every rule follow ``reference-init.md`` (see the per-module docs).
+Each stage is keyed by what it depends on, so with a :class:`~inpaint_init.cache.StageCache`
+a change of one control recomputes only the stages downstream of it; in particular the VAE
+runs again only when the pixels it would encode changed.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Hashable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .cache import StageCache, image_digest
+from .color import setup_color_correction
+from .conditioning import MODEL_KINDS, conditioning_mask_tensor, inpainting_conditioning, standard_conditioning
+from .crop import expand_crop_region, get_crop_region, paste_to_from_region
+from .fill import fill
+from .latent import apply_latent_fill, create_noise, latent_mask_image, latent_masks
+from .masks import blur_mask, create_binary_mask, invert_mask, to_mask_image
+from .overlay import DEFAULT_BACKGROUND, flatten, make_overlay
+from .resize import ResizeMode, interpolate_latent, resize_image
+from .vae import CheapApproxVAE
+
+__all__ = ["InitError", "InitParams", "InitResult", "run_init", "STAGES", "BLANK_MASK_NOTE"]
+
+#: Stage names, in order, as used in ``InitResult.timings``.
+STAGES = (
+    "binary_mask",
+    "blur",
+    "crop_region",
+    "mask_resize",
+    "image_resize",
+    "overlay",
+    "fill",
+    "color_correction",
+    "encode",
+    "latent_mask",
+    "latent_fill",
+    "conditioning",
+    "decode",
+)
+
+BLANK_MASK_NOTE = (
+    'Unable to perform "Inpaint Only mask" because the mask is blank: the webui drops the mask, '
+    "turns Only masked off and runs plain img2img."
+)
+
+MAX_SIDE = 8192
+
+
+class InitError(ValueError):
+    """A problem with the inputs, described in words a user can act on."""
+
+
+@dataclass(frozen=True)
+class InitParams:
+    """The webui's img2img parameters that matter before sampling, with the webui's names and
+    defaults (``inpaint_full_res`` follows the UI's "Whole picture"; the API's processing object
+    defaults to True instead)."""
+
+    width: int = 512
+    height: int = 512
+    mask_blur_x: float = 4
+    mask_blur_y: float = 4
+    inpainting_mask_invert: int = 0
+    inpainting_fill: int = 1
+    inpaint_full_res: bool = False
+    inpaint_full_res_padding: int = 32
+    resize_mode: int = 0
+    mask_round: bool = True
+    inpainting_mask_weight: float = 1.0
+    batch_size: int = 1
+    seed: int = -1
+    denoising_strength: float = 0.75
+    steps: int = 20
+    color_correction: bool = False
+    model_kind: str = "standard"
+    background_color: str = DEFAULT_BACKGROUND
+    #: A caller-supplied mask that replaces the blurred mask for the fill and the latent mask
+    #: only (no invert, blur or crop). Compared by content in cache keys, not by identity.
+    latent_mask: Image.Image | None = field(default=None, compare=False, repr=False)
+
+    def validate(self) -> None:
+        """Raise :class:`InitError` naming the first parameter that is out of range."""
+        for name in ("width", "height"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v <= 0 or v % 8 or v > MAX_SIDE:
+                raise InitError(
+                    f"{name} must be a positive multiple of 8 up to {MAX_SIDE} (the latent is 1/8 of it), got {v!r}"
+                )
+        for name in ("mask_blur_x", "mask_blur_y", "inpaint_full_res_padding"):
+            v = getattr(self, name)
+            if not np.isfinite(v) or v < 0:
+                raise InitError(f"{name} must be 0 or more, got {v!r}")
+        choices = {
+            "inpainting_fill": (0, 1, 2, 3),
+            "resize_mode": (0, 1, 2, 3),
+            "inpainting_mask_invert": (0, 1),
+            "model_kind": MODEL_KINDS,
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise InitError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if not 1 <= self.batch_size <= 64:
+            raise InitError(f"batch_size must be between 1 and 64, got {self.batch_size!r}")
+        if not np.isfinite(self.inpainting_mask_weight):
+            raise InitError("inpainting_mask_weight must be a finite number")
+
+    def replace(self, **changes) -> "InitParams":
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "latent_mask"} | {
+            "latent_mask": None if self.latent_mask is None else f"<{self.latent_mask.mode} {self.latent_mask.size}>"
+        }
+
+
+@dataclass
+class InitResult:
+    """Everything init produces, with the webui's names, plus every intermediate.
+
+    Shapes: ``init_latent`` B×C×H/8×W/8; ``mask``/``nmask`` C×H/8×W/8 (None without a mask);
+    ``image_conditioning`` B×5×H/8×W/8 (inpainting) or B×5×1×1 (standard).
+    """
+
+    params: InitParams
+    init_latent: torch.Tensor
+    encoded_latent: torch.Tensor  # the VAE's latent before the latent-noise/nothing fill
+    mask: torch.Tensor | None
+    nmask: torch.Tensor | None
+    image_conditioning: torch.Tensor
+    overlay_images: list[Image.Image]
+    mask_for_overlay: Image.Image | None
+    paste_to: tuple[int, int, int, int] | None
+    color_corrections: list[np.ndarray] | None
+    binary_mask: Image.Image | None
+    blurred_mask: Image.Image | None
+    crop_region: tuple[int, int, int, int] | None
+    crop_region_unexpanded: tuple[int, int, int, int] | None
+    image_mask: Image.Image | None  # the mask at processing size (cropped/resized), as the webui keeps it
+    processed_images: list[Image.Image]
+    filled_images: list[Image.Image]
+    latent_mask_image: Image.Image | None
+    latent_noise: torch.Tensor | None
+    conditioning_mask: torch.Tensor | None
+    conditioning_masked_image: torch.Tensor | None
+    decoded_latent: Image.Image | None
+    decoded_init_latent: Image.Image | None
+    seeds: list[int]
+    batch_size: int
+    inpaint_full_res: bool
+    vae_name: str
+    timings: dict[str, float]
+    cached_stages: set[str]
+    notes: list[str]
+
+    @property
+    def total_time(self) -> float:
+        return sum(self.timings.values())
+
+
+ProgressFn = Callable[[float, str], None]
+
+
+class _Stages:
+    """Runs keyed stages through an optional cache, timing each and reporting progress."""
+
+    def __init__(self, cache: StageCache | None, progress: ProgressFn | None):
+        self.cache = cache
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+        self.cached: set[str] = set()
+        self.ran: set[str] = set()
+
+    def __call__(self, name: str, key: Hashable | None, fn: Callable[[], Any]) -> Any:
+        self.timings.setdefault(name, 0.0)
+        full_key = None if key is None else (name, key)
+        if full_key is not None and self.cache is not None:
+            hit, value = self.cache.get(full_key)
+            if hit:
+                if name not in self.ran:
+                    self.cached.add(name)
+                return value
+        if self.progress is not None:
+            self.progress(STAGES.index(name) / len(STAGES), name.replace("_", " "))
+        start = time.perf_counter()
+        value = fn()
+        self.timings[name] += time.perf_counter() - start
+        self.ran.add(name)
+        self.cached.discard(name)
+        if full_key is not None and self.cache is not None:
+            self.cache.put(full_key, value)
+        return value
+
+
+def _as_pil(image, what: str) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, np.ndarray):
+        try:
+            return to_mask_image(image) if what == "mask" else Image.fromarray(image)
+        except (TypeError, ValueError) as e:
+            raise InitError(f"{what}: cannot read an image from an array of shape {image.shape} and dtype {image.dtype} ({e})") from e
+    raise InitError(f"{what} must be a PIL image or a NumPy array, got {type(image).__name__}")
+
+
+def _to_batch_array(image: Image.Image) -> np.ndarray:
+    """RGB PIL → float32 3×H×W in [0, 1], as the webui builds its batch."""
+    return np.moveaxis(np.asarray(image, dtype=np.float32) / 255.0, 2, 0)
+
+
+def _tensor_to_pil(x: torch.Tensor) -> Image.Image:
+    """3×H×W in [-1, 1] → RGB PIL, with the webui's truncation ``(255·x).astype(uint8)``."""
+    x = ((x.detach().float().cpu() + 1) / 2).clamp(0, 1)
+    return Image.fromarray((255.0 * x.permute(1, 2, 0).numpy()).astype(np.uint8))
+
+
+def _vae_identity(vae) -> Hashable | None:
+    """A cache identity for a deterministic VAE; None means: never cache its outputs."""
+    if not getattr(vae, "deterministic", False):
+        return None
+    return (type(vae).__name__, id(vae), getattr(vae, "name", ""))
+
+
+def run_init(
+    init_images: Image.Image | Sequence[Image.Image],
+    mask: Image.Image | np.ndarray | None,
+    params: InitParams | None = None,
+    vae=None,
+    seeds: Sequence[int] | None = None,
+    *,
+    cache: StageCache | None = None,
+    progress: ProgressFn | None = None,
+    decode: bool = True,
+) -> InitResult:
+    """Run the webui's img2img/inpaint initialisation on ``init_images`` and ``mask``.
+
+    Args:
+        init_images: one PIL image or a list (at most ``params.batch_size``); any mode, RGBA is
+            flattened onto ``params.background_color``.
+        mask: the inpaint mask as the webui receives it (RGBA with alpha, or a grey/black-white
+            image; 255 = repaint), or None for plain img2img.
+        params: :class:`InitParams`; defaults to the webui's.
+        vae: any backend with the :mod:`inpaint_init.vae` protocol; default: the weightless
+            :class:`~inpaint_init.vae.CheapApproxVAE`.
+        seeds: per-image seeds for the latent-noise fill; default ``seed + i`` as the webui's
+            batch does (``seed = -1`` picks a random one, reported in ``notes``).
+        cache: a :class:`StageCache` to reuse unchanged stages between calls.
+        progress: ``progress(fraction, stage_name)`` called before each stage that runs.
+        decode: also decode the first latent (before and after the latent fill) for display.
+
+    Raises:
+        InitError: bad parameters or inputs, with a message naming the problem.
+    """
+    p = params or InitParams()
+    p.validate()
+    vae = vae if vae is not None else CheapApproxVAE()
+    notes: list[str] = []
+    run = _Stages(cache, progress)
+
+    images = [init_images] if isinstance(init_images, (Image.Image, np.ndarray)) else list(init_images)
+    if not images:
+        raise InitError("no init image given")
+    images = [_as_pil(im, f"init image {i + 1}") for i, im in enumerate(images)]
+    if len(images) > p.batch_size:
+        raise InitError(f"bad number of images passed: {len(images)}; expecting {p.batch_size} or less (batch size)")
+    batch_size = p.batch_size if len(images) == 1 else len(images)
+    image_keys = [image_digest(im) for im in images]
+
+    # §2 binary mask, invert, blur
+    mask_image = None if mask is None else _as_pil(mask, "mask")
+    binary = blurred = None
+    blur_key = None
+    if mask_image is not None:
+        mask_key = image_digest(mask_image)
+        binary = run("binary_mask", (mask_key, p.mask_round), lambda: create_binary_mask(mask_image, round=p.mask_round))
+        blur_key = (mask_key, p.mask_round, p.inpainting_mask_invert, p.mask_blur_x, p.mask_blur_y)
+
+        def _blur():
+            m = invert_mask(binary) if p.inpainting_mask_invert else binary
+            return blur_mask(m, p.mask_blur_x, p.mask_blur_y)
+
+        blurred = run("blur", blur_key, _blur)
+        if mask_image.size != images[0].size:
+            notes.append(
+                f"The mask is {mask_image.width}×{mask_image.height} but the image is "
+                f"{images[0].width}×{images[0].height}. The webui does not check this: in whole-picture mode both are "
+                "resized to the processing size independently; in Only masked mode the crop box is measured on the "
+                "mask and applied to the image as is."
+            )
+
+    # §3/§4 crop region or whole-picture resize of the mask
+    full_res = p.inpaint_full_res
+    crop_region = crop_unexpanded = paste_to = None
+    image_mask = mask_for_overlay = None
+    image_mask_key: Hashable | None = None
+    mfo_key: Hashable | None = None
+    if blurred is not None:
+        if full_res:
+            crop_unexpanded, crop_region = run(
+                "crop_region",
+                (blur_key, p.inpaint_full_res_padding, p.width, p.height),
+                lambda: _crop_region(blurred, p),
+            )
+            if crop_region is None:
+                notes.append(BLANK_MASK_NOTE)
+                full_res = False
+            else:
+                mask_for_overlay, mfo_key = blurred, ("blurred", blur_key)
+                image_mask_key = ("crop", blur_key, crop_region, p.width, p.height)
+                image_mask = run(
+                    "mask_resize",
+                    image_mask_key,
+                    lambda: resize_image(ResizeMode.RESIZE_AND_FILL, blurred.crop(crop_region), p.width, p.height),
+                )
+                paste_to = paste_to_from_region(crop_region)
+        else:
+            image_mask_key = ("whole", blur_key, p.resize_mode, p.width, p.height)
+
+            def _whole():
+                resized = resize_image(p.resize_mode, blurred, p.width, p.height)
+                # The overlay mask is twice as hard as the blurred mask in whole-picture mode.
+                doubled = np.clip(np.asarray(resized).astype(np.float32) * 2, 0, 255).astype(np.uint8)
+                return resized, Image.fromarray(doubled)
+
+            image_mask, mask_for_overlay = run("mask_resize", image_mask_key, _whole)
+            mfo_key = ("doubled", image_mask_key)
+
+    latent_mask_src = image_mask
+    latent_mask_key = image_mask_key
+    if image_mask is not None and p.latent_mask is not None:
+        latent_mask_src = p.latent_mask
+        latent_mask_key = ("user", image_digest(p.latent_mask))
+
+    # §5 overlay, crop/resize of the image, §6 fill, §7 colour-correction target
+    overlays, processed, filled, corrections = [], [], [], []
+    filled_keys = []
+    for im, im_key in zip(images, image_keys):
+        if crop_region is None and p.resize_mode != ResizeMode.LATENT_UPSCALE:
+            pkey = ("whole", im_key, p.background_color, p.resize_mode, p.width, p.height)
+            image = run("image_resize", pkey, lambda: resize_image(p.resize_mode, flatten(im, p.background_color), p.width, p.height))
+        else:
+            pkey = ("flat", im_key, p.background_color)
+            image = run("image_resize", pkey, lambda: flatten(im, p.background_color))
+        if image_mask is not None:
+            if mask_for_overlay.size != image.size:
+                # As in the webui, the resized overlay mask replaces the old one for later images.
+                size = image.size
+                mfo_key = ("resized", mfo_key, p.resize_mode, size)
+                mask_for_overlay = run(
+                    "mask_resize", mfo_key, lambda m=mask_for_overlay: resize_image(p.resize_mode, m, *size)
+                )
+            overlays.append(run("overlay", (pkey, mfo_key), lambda: make_overlay(image, mask_for_overlay)))
+        if crop_region is not None:
+            pkey = ("crop", pkey, crop_region, p.width, p.height)
+            image = run(
+                "image_resize",
+                pkey,
+                lambda: resize_image(ResizeMode.RESIZE_AND_FILL, image.crop(crop_region), p.width, p.height),
+            )
+        processed.append(image)
+        fkey = pkey
+        if image_mask is not None and p.inpainting_fill != 1:
+            if latent_mask_src.size != image.size:
+                raise InitError(_fill_size_message(p, image, latent_mask_src))
+            fkey = ("fill", pkey, latent_mask_key)
+            image = run("fill", fkey, lambda: fill(image, latent_mask_src))
+        filled.append(image)
+        filled_keys.append(fkey)
+        if p.color_correction:
+            corrections.append(run("color_correction", fkey, lambda: setup_color_correction(image)))
+
+    if len(images) == 1:
+        overlays *= batch_size
+        corrections *= batch_size
+        filled_keys *= batch_size
+        filled *= batch_size
+    sizes = {im.size for im in filled}
+    if len(sizes) > 1:
+        raise InitError(f"the init images have different sizes {sorted(sizes)} after resizing; they cannot share a batch")
+
+    # §8 encode (image by image, as the webui does; one encode per distinct image when deterministic)
+    device = getattr(vae, "device", torch.device("cpu"))
+    dtype = getattr(vae, "dtype", torch.float32)
+    batch = torch.from_numpy(np.stack([_to_batch_array(im) for im in filled])).to(device=device, dtype=dtype)
+    vae_id = _vae_identity(vae)
+    latents = []
+    for i, fkey in enumerate(filled_keys):
+        ekey = None if vae_id is None else (vae_id, fkey)
+        latents.append(run("encode", ekey, lambda i=i: _encode_checked(vae, batch[i : i + 1] * 2 - 1)))
+    encoded = torch.cat(latents)
+    if p.resize_mode == ResizeMode.LATENT_UPSCALE:
+        encoded = interpolate_latent(encoded, p.height, p.width)
+    latent_hw = tuple(encoded.shape[-2:])
+
+    # §9 latent mask and latent fills
+    if seeds is None:
+        base = p.seed
+        if base == -1:
+            base = random.randrange(4294967294)
+            notes.append(f"Seed -1: picked {base} at random (the webui does the same).")
+        seeds = [int(base) + i for i in range(batch_size)]
+    seeds = [int(s) for s in seeds][:batch_size]
+    if len(seeds) < batch_size:
+        raise InitError(f"{len(seeds)} seeds given for a batch of {batch_size}")
+    small_mask = msk = nmsk = noise = None
+    init_latent = encoded
+    if image_mask is not None:
+        small_mask = run(
+            "latent_mask", (latent_mask_key, latent_hw), lambda: latent_mask_image(latent_mask_src, latent_hw[1], latent_hw[0])
+        )
+        msk, nmsk = latent_masks(small_mask, encoded.shape[1], p.mask_round)
+        if p.inpainting_fill == 2:
+            noise = create_noise(tuple(encoded.shape[1:]), seeds)
+        init_latent = run("latent_fill", None, lambda: apply_latent_fill(encoded, msk.to(encoded), nmsk.to(encoded), p.inpainting_fill, noise))
+
+    # §10 image conditioning
+    cond_mask = masked_image = None
+    if p.model_kind == "standard":
+        conditioning = standard_conditioning(batch_size)
+    else:
+        source = batch * 2 - 1
+        round_mask = p.mask_round or p.model_kind == "inpainting-sdxl"
+        cond_mask = conditioning_mask_tensor(image_mask, tuple(source.shape[-2:]), round_mask)
+        if cond_mask.shape[-2:] != source.shape[-2:]:
+            raise InitError(
+                f"the inpainting conditioning needs the mask ({cond_mask.shape[-1]}×{cond_mask.shape[-2]}) and the image "
+                f"({source.shape[-1]}×{source.shape[-2]}) at the same size; with resize mode 3 in whole-picture mode the "
+                "webui fails here too. Use another resize mode or make the image the processing size."
+            )
+        ckey = None if vae_id is None else (vae_id, tuple(filled_keys), image_mask_key, round_mask, p.inpainting_mask_weight, latent_hw)
+        conditioning, masked_image = run(
+            "conditioning",
+            ckey,
+            lambda: inpainting_conditioning(source, latent_hw, cond_mask, p.inpainting_mask_weight, lambda x: _encode_checked(vae, x)),
+        )
+
+    decoded = decoded_init = None
+    if decode:
+        dkey = None if vae_id is None else (vae_id, filled_keys[0], p.resize_mode, latent_hw)
+        decoded = run("decode", dkey, lambda: _tensor_to_pil(vae.decode(encoded[:1])[0]))
+        if init_latent is encoded:
+            decoded_init = decoded
+        else:
+            decoded_init = run("decode", None, lambda: _tensor_to_pil(vae.decode(init_latent[:1])[0]))
+
+    return InitResult(
+        params=p,
+        init_latent=init_latent,
+        encoded_latent=encoded,
+        mask=msk,
+        nmask=nmsk,
+        image_conditioning=conditioning,
+        overlay_images=overlays,
+        mask_for_overlay=mask_for_overlay,
+        paste_to=paste_to,
+        color_corrections=corrections if p.color_correction else None,
+        binary_mask=binary,
+        blurred_mask=blurred,
+        crop_region=crop_region,
+        crop_region_unexpanded=crop_unexpanded,
+        image_mask=image_mask,
+        processed_images=processed,
+        filled_images=filled[: len(images)],
+        latent_mask_image=small_mask,
+        latent_noise=noise,
+        conditioning_mask=cond_mask,
+        conditioning_masked_image=masked_image,
+        decoded_latent=decoded,
+        decoded_init_latent=decoded_init,
+        seeds=seeds,
+        batch_size=batch_size,
+        inpaint_full_res=full_res,
+        vae_name=getattr(vae, "name", type(vae).__name__),
+        timings=run.timings,
+        cached_stages=run.cached,
+        notes=notes,
+    )
+
+
+def _crop_region(blurred: Image.Image, p: InitParams):
+    """(padded box, expanded box) or (None, None) for a blank mask."""
+    box = get_crop_region(np.asarray(blurred), p.inpaint_full_res_padding)
+    if box is None:
+        return None, None
+    return box, expand_crop_region(box, p.width, p.height, blurred.width, blurred.height)
+
+
+def _encode_checked(vae, x: torch.Tensor) -> torch.Tensor:
+    z = vae.encode(x)
+    if not torch.isfinite(z).all():
+        raise InitError(f"the VAE ({getattr(vae, 'name', type(vae).__name__)}) produced NaN or infinite latents")
+    return z
+
+
+def _fill_size_message(p: InitParams, image: Image.Image, mask: Image.Image) -> str:
+    if p.resize_mode == ResizeMode.LATENT_UPSCALE and not p.inpaint_full_res:
+        return (
+            f"Masked content '{['fill', 'original', 'latent noise', 'latent nothing'][p.inpainting_fill]}' with resize "
+            f"mode 3 (latent upscale) in whole-picture mode: the image stays {image.width}×{image.height} while the mask "
+            f"is resized to {mask.width}×{mask.height}, so the webui's fill fails on this input. Use Masked content "
+            "'original', another resize mode, or an image of the processing size."
+        )
+    return f"the latent mask is {mask.width}×{mask.height} but the image to fill is {image.width}×{image.height}"

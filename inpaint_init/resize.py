@@ -1,0 +1,89 @@
+"""The webui's ``resize_image`` (spec §4), used for images and masks alike.
+
+All resampling is Lanczos, as in the webui with no upscaler configured.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from PIL import Image
+
+__all__ = ["ResizeMode", "RESIZE_MODE_LABELS", "resize_image", "interpolate_latent"]
+
+LANCZOS = Image.Resampling.LANCZOS
+
+
+class ResizeMode(IntEnum):
+    JUST_RESIZE = 0
+    CROP_AND_RESIZE = 1
+    RESIZE_AND_FILL = 2
+    LATENT_UPSCALE = 3
+
+
+RESIZE_MODE_LABELS = {
+    ResizeMode.JUST_RESIZE: "Just resize",
+    ResizeMode.CROP_AND_RESIZE: "Crop and resize",
+    ResizeMode.RESIZE_AND_FILL: "Resize and fill",
+    ResizeMode.LATENT_UPSCALE: "Just resize (latent upscale)",
+}
+
+
+def _centred_canvas(resized: Image.Image, width: int, height: int) -> Image.Image:
+    # A new RGB canvas, whatever the input mode: an L mask comes back RGB from modes 1-3.
+    canvas = Image.new("RGB", (width, height))
+    canvas.paste(resized, box=(width // 2 - resized.width // 2, height // 2 - resized.height // 2))
+    return canvas
+
+
+def resize_image(resize_mode: int, image: Image.Image, width: int, height: int) -> Image.Image:
+    """Resize ``image`` to ``width``×``height`` the way the webui's img2img does.
+
+    - 0 "Just resize": plain Lanczos resize (keeps the mode).
+    - 1 "Crop and resize": scale to cover, centre, crop; result is RGB.
+    - 2 "Resize and fill" (and 3 for masks): scale to fit, centre on black, then stretch the
+      first/last row (column) into the empty bands with a zero-height (zero-width) box resize,
+      PIL's default bicubic. That is *not* a copy of the edge row: bicubic weights reach past
+      the box, so a band comes out near ``1.125·edge − 0.125·next``. When the leftover is odd,
+      the last row (column) stays black, as in the webui.
+
+    Sizes follow integer arithmetic: the scaled side is ``iw * h // ih`` (or ``ih * w // iw``).
+    """
+    if resize_mode == ResizeMode.JUST_RESIZE:
+        return image.resize((width, height), resample=LANCZOS)
+
+    ratio = width / height
+    src_ratio = image.width / image.height
+    if resize_mode == ResizeMode.CROP_AND_RESIZE:
+        src_w = width if ratio > src_ratio else image.width * height // image.height
+        src_h = height if ratio <= src_ratio else image.height * width // image.width
+        return _centred_canvas(image.resize((src_w, src_h), resample=LANCZOS), width, height)
+
+    # Modes 2 and 3 (mode 3 only reaches here for masks: its images are resized in latent space).
+    src_w = width if ratio < src_ratio else image.width * height // image.height
+    src_h = height if ratio >= src_ratio else image.height * width // image.width
+    resized = image.resize((src_w, src_h), resample=LANCZOS)
+    res = _centred_canvas(resized, width, height)
+    if ratio < src_ratio:
+        band = height // 2 - src_h // 2
+        if band > 0:
+            top = resized.resize((width, band), box=(0, 0, width, 0))
+            bottom = resized.resize((width, band), box=(0, resized.height, width, resized.height))
+            res.paste(top, box=(0, 0))
+            res.paste(bottom, box=(0, band + src_h))
+    elif ratio > src_ratio:
+        band = width // 2 - src_w // 2
+        if band > 0:
+            left = resized.resize((band, height), box=(0, 0, 0, height))
+            right = resized.resize((band, height), box=(resized.width, 0, resized.width, height))
+            res.paste(left, box=(0, 0))
+            res.paste(right, box=(band + src_w, 0))
+    return res
+
+
+def interpolate_latent(latent, height: int, width: int):
+    """Mode 3's latent resize: bilinear ``F.interpolate`` (align_corners False) of a
+    B×C×h×w latent to ``(height // 8, width // 8)``."""
+    import torch.nn.functional as F
+
+    return F.interpolate(latent, size=(height // 8, width // 8), mode="bilinear")
