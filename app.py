@@ -1,0 +1,263 @@
+"""inpaint-init debugger: every stage of the webui's inpaint init, live on every control.
+
+    python app.py                 # http://127.0.0.1:7860, local only
+    python app.py --port 8000 --host 0.0.0.0 --share   # explicit opt-ins
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before gradio / huggingface_hub are imported: nothing may reach out.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+import argparse  # noqa: E402
+
+import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from inpaint_init import CheapApproxVAE, InitError, InitParams, StageCache, create_binary_mask, run_init  # noqa: E402
+from inpaint_init.examples import EXAMPLES, load_example  # noqa: E402
+from inpaint_init.resize import RESIZE_MODE_LABELS  # noqa: E402
+from inpaint_init.views import VIEW_NAMES, WHY, notes_markdown, render_views, summary_markdown  # noqa: E402
+
+MAX_UPLOAD = "25mb"
+# Content-keyed, so sessions can share it without seeing each other's results.
+CACHE = StageCache(max_bytes=768 * 1024 * 1024)
+VAES = {
+    "Weightless approximation (SD1.x/2.x)": CheapApproxVAE("sd1"),
+    "Weightless approximation (SDXL)": CheapApproxVAE("sdxl"),
+}
+
+# compute()'s control parameters, in order: the webui's names, plus the VAE choice.
+CONTROL_NAMES = (
+    "mask_blur_x",
+    "mask_blur_y",
+    "inpainting_mask_invert",
+    "inpainting_fill",
+    "inpaint_full_res",
+    "inpaint_full_res_padding",
+    "resize_mode",
+    "width",
+    "height",
+    "mask_round",
+    "seed",
+    "model_kind",
+    "inpainting_mask_weight",
+    "color_correction",
+    "vae",
+)
+
+
+def editor_value(image: Image.Image, mask: Image.Image | None) -> dict:
+    """An ImageEditor value: the image as background and a painted mask as one layer."""
+    layers = []
+    if mask is not None and mask.mode == "RGBA":
+        layers = [mask]
+    return {"background": image.convert("RGBA"), "layers": layers, "composite": None}
+
+
+def mask_from_editor(editor: dict | None) -> tuple[Image.Image | None, Image.Image | None]:
+    """(image, painted mask) from an ImageEditor value.
+
+    Brush layers become one RGBA mask (white, alpha = the strongest stroke), then go through
+    ``create_binary_mask`` with rounding, as the webui's inpaint tab does before init.
+    """
+    if not editor or editor.get("background") is None:
+        return None, None
+    background = editor["background"]
+    if not isinstance(background, Image.Image):
+        background = Image.fromarray(np.asarray(background))
+    alpha = np.zeros((background.height, background.width), np.uint8)
+    for layer in editor.get("layers") or []:
+        if layer is None:
+            continue
+        layer = layer if isinstance(layer, Image.Image) else Image.fromarray(np.asarray(layer))
+        if layer.size != background.size:
+            layer = layer.resize(background.size, Image.Resampling.NEAREST)
+        a = np.asarray(layer.convert("RGBA"))[..., 3]
+        alpha = np.maximum(alpha, a)
+    rgba = Image.merge("RGBA", (*Image.new("RGB", background.size, (255, 255, 255)).split(), Image.fromarray(alpha)))
+    return background, create_binary_mask(rgba, round=True)
+
+
+def params_from_controls(values: dict) -> InitParams:
+    return InitParams(
+        width=int(values["width"]),
+        height=int(values["height"]),
+        mask_blur_x=values["mask_blur_x"],
+        mask_blur_y=values["mask_blur_y"],
+        inpainting_mask_invert=int(values["inpainting_mask_invert"]),
+        inpainting_fill=int(values["inpainting_fill"]),
+        inpaint_full_res=bool(values["inpaint_full_res"]),
+        inpaint_full_res_padding=int(values["inpaint_full_res_padding"]),
+        resize_mode=int(values["resize_mode"]),
+        mask_round=bool(values["mask_round"]),
+        seed=int(values["seed"]),
+        model_kind=values["model_kind"],
+        inpainting_mask_weight=float(values["inpainting_mask_weight"]),
+        color_correction=bool(values["color_correction"]),
+    )
+
+
+def compute(
+    editor,
+    mask_upload,
+    mask_blur_x,
+    mask_blur_y,
+    inpainting_mask_invert,
+    inpainting_fill,
+    inpaint_full_res,
+    inpaint_full_res_padding,
+    resize_mode,
+    width,
+    height,
+    mask_round,
+    seed,
+    model_kind,
+    inpainting_mask_weight,
+    color_correction,
+    vae,
+    progress=gr.Progress(),
+):
+    """Run init for the current inputs; returns every view (image, caption), the summary and
+    the notes. On bad input the views keep their previous pictures and the notes say why."""
+    values = {k: v for k, v in locals().items() if k in CONTROL_NAMES}
+    n_views = len(VIEW_NAMES)
+    try:
+        image, painted = mask_from_editor(editor)
+        if image is None:
+            raise InitError("Load or upload an image first (or pick an example).")
+        mask = mask_upload if mask_upload is not None else painted
+        params = params_from_controls(values)
+        backend = VAES.get(vae)
+        if backend is None:
+            raise InitError(f"unknown VAE choice {vae!r}")
+        result = run_init(image, mask, params, vae=backend, cache=CACHE, progress=lambda f, s: progress(f, desc=s))
+    except InitError as e:
+        return (*[gr.skip()] * (2 * n_views), gr.skip(), notes_markdown(None, str(e)))
+    views = render_views(result, image)
+    out = []
+    for key in VIEW_NAMES:
+        out += [views[key].image, views[key].caption]
+    return (*out, summary_markdown(result), notes_markdown(result))
+
+
+def load_example_ui(name: str):
+    """Example dropdown → editor value, uploaded mask (or none), description, and the
+    example's Inpaint area and padding (the defaults when it sets none)."""
+    image, mask, ex = load_example(name)
+    return (
+        editor_value(image, None if ex.uploaded else mask),
+        mask if ex.uploaded else None,
+        ex.description,
+        ex.settings.get("inpaint_full_res", False),
+        ex.settings.get("inpaint_full_res_padding", 32),
+    )
+
+
+def build_demo() -> gr.Blocks:
+    first_image, first_mask, first = load_example(EXAMPLES[0].name)
+    with gr.Blocks(title="inpaint-init") as demo:
+        gr.Markdown(
+            "# inpaint-init\nWhat the AUTOMATIC1111 webui does to an image and a mask **before** it paints: every "
+            "stage of img2img's inpaint initialisation, recomputed on every change."
+        )
+        with gr.Row():
+            with gr.Column(scale=2, min_width=360):
+                example = gr.Dropdown([e.name for e in EXAMPLES], value=first.name, label="Example")
+                example_info = gr.Markdown(first.description)
+                editor = gr.ImageEditor(
+                    value=editor_value(first_image, first_mask),
+                    type="pil",
+                    image_mode="RGBA",
+                    format="png",  # lossless: a WebP round trip would soften the painted alpha
+                    brush=gr.Brush(colors=["#ffffff"], default_size=24, color_mode="fixed"),
+                    label="Image — paint the mask with the brush",
+                    sources=("upload", "clipboard"),
+                    elem_id="editor",
+                )
+                mask_upload = gr.Image(
+                    type="pil",
+                    image_mode=None,
+                    label="…or upload a mask (RGBA alpha, or black/white; used raw, as the API does)",
+                    sources=("upload", "clipboard"),
+                    height=160,
+                    elem_id="mask-upload",
+                )
+                with gr.Accordion("Mask", open=True):
+                    blur_x = gr.Slider(0, 64, value=4, step=1, label="Mask blur x", elem_id="mask-blur-x")
+                    blur_y = gr.Slider(0, 64, value=4, step=1, label="Mask blur y", elem_id="mask-blur-y")
+                    invert = gr.Radio([("Inpaint masked", 0), ("Inpaint not masked", 1)], value=0, label="Mask mode")
+                    mask_round = gr.Checkbox(value=True, label="Round the mask (mask_round; off with soft inpainting)")
+                with gr.Accordion("Inpaint", open=True):
+                    fill_mode = gr.Radio(
+                        [("fill", 0), ("original", 1), ("latent noise", 2), ("latent nothing", 3)], value=1, label="Masked content"
+                    )
+                    full_res = gr.Radio([("Whole picture", False), ("Only masked", True)], value=False, label="Inpaint area")
+                    padding = gr.Slider(0, 256, value=32, step=4, label="Only masked padding, pixels", elem_id="padding")
+                with gr.Accordion("Size", open=False):
+                    resize_mode = gr.Radio([(v, int(k)) for k, v in RESIZE_MODE_LABELS.items()], value=0, label="Resize mode")
+                    width = gr.Slider(64, 2048, value=512, step=8, label="Width")
+                    height = gr.Slider(64, 2048, value=512, step=8, label="Height")
+                with gr.Accordion("Model, VAE, seed", open=False):
+                    model_kind = gr.Radio(
+                        [("standard", "standard"), ("inpainting (SD1.x/2.x)", "inpainting"), ("inpainting (SDXL)", "inpainting-sdxl")],
+                        value="standard",
+                        label="Model kind",
+                    )
+                    mask_weight = gr.Slider(0, 1, value=1.0, step=0.05, label="Inpainting conditioning mask strength")
+                    vae = gr.Dropdown(list(VAES), value=next(iter(VAES)), label="VAE")
+                    seed = gr.Number(value=1, precision=0, label="Seed (for latent noise; -1 = random each run)")
+                    color_correction = gr.Checkbox(value=False, label="Apply color correction to img2img results to match original colors")
+            with gr.Column(scale=5):
+                notes = gr.Markdown("", elem_id="notes")
+                view_outputs = []
+                keys = list(VIEW_NAMES)
+                for row_start in range(0, len(keys), 3):
+                    with gr.Row(equal_height=False):
+                        for key in keys[row_start : row_start + 3]:
+                            with gr.Column(min_width=220):
+                                img = gr.Image(label=VIEW_NAMES[key], type="pil", format="png", interactive=False, elem_id=f"view-{key}", buttons=["download", "fullscreen"])
+                                caption = gr.Markdown(elem_id=f"caption-{key}")
+                                with gr.Accordion("Why?", open=False):
+                                    gr.Markdown(WHY[key])
+                                view_outputs += [img, caption]
+                with gr.Accordion("Shapes, crop numbers, timings", open=True):
+                    summary = gr.Markdown(elem_id="summary")
+
+        controls = [blur_x, blur_y, invert, fill_mode, full_res, padding, resize_mode, width, height, mask_round, seed, model_kind, mask_weight, color_correction, vae]
+        assert len(controls) == len(CONTROL_NAMES)
+        outputs = [*view_outputs, summary, notes]
+        inputs = [editor, mask_upload, *controls]
+        gr.on(
+            triggers=[editor.change, mask_upload.change, *[c.change for c in controls]],
+            fn=compute,
+            inputs=inputs,
+            outputs=outputs,
+            trigger_mode="always_last",
+            show_progress="minimal",
+            api_name="compute",
+        )
+        example.change(load_example_ui, inputs=example, outputs=[editor, mask_upload, example_info, full_res, padding], api_name="load_example")
+        demo.load(compute, inputs=inputs, outputs=outputs, api_visibility="private")
+    return demo
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--host", default="127.0.0.1", help="interface to bind (default: local only)")
+    ap.add_argument("--port", type=int, default=7860)
+    ap.add_argument("--share", action="store_true", help="open a public Gradio share link (off by default)")
+    args = ap.parse_args(argv)
+    build_demo().queue(default_concurrency_limit=2).launch(
+        server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_UPLOAD
+    )
+
+
+if __name__ == "__main__":
+    main()

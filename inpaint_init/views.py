@@ -1,0 +1,231 @@
+"""From an :class:`~inpaint_init.pipeline.InitResult` to captioned pictures and tables.
+
+The app shows these; the export writes them. Nothing here computes a stage: it only draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .crop import get_crop_region
+from .overlay import apply_overlay
+from .pipeline import STAGES, InitResult
+from .plots import CROP_BOX_COLOURS, draw_crop_boxes, heatmap_grid, lab_histograms, on_checkerboard, upscale_nearest
+from .resize import RESIZE_MODE_LABELS
+
+__all__ = ["VIEW_NAMES", "WHY", "View", "render_views", "summary_markdown", "notes_markdown"]
+
+#: Views in display order, with their titles.
+VIEW_NAMES = {
+    "binary_mask": "1 · Binary mask",
+    "blurred_mask": "2 · Blurred mask",
+    "crop": "3 · Crop box",
+    "overlay": "4 · Overlay (paste-back layer)",
+    "processed": "5 · Image at processing size",
+    "filled": "6 · Filled image (what is encoded)",
+    "decoded": "7 · Decoded latent",
+    "decoded_init": "8 · Decoded init latent (after latent fill)",
+    "latent_mask_overlay": "9 · Latent mask over the image",
+    "latent_mask": "10 · Latent mask (nmask) per channel",
+    "init_latent": "11 · Init latent per channel",
+    "conditioning": "12 · Image conditioning",
+    "paste_back": "13 · Paste-back preview",
+    "lab": "14 · Colour-correction target (LAB histograms)",
+}
+
+#: Plain-words explanation of each view, for learners.
+WHY = {
+    "binary_mask": "The mask as init receives it. A painted mask (RGBA) is cut at alpha > 128; any other "
+    "image (grey, RGB) is only converted to grey, so a soft mask stays soft here.",
+    "blurred_mask": "After 'Inpaint not masked' inversion and the Mask blur: two one-dimensional Gaussian passes "
+    "(x, then y). The blur spreads both ways, so it eats into the area you wanted to keep. Later, the latent "
+    "mask is rounded at 0.5: the 0.5 line of this picture is where repainting really stops.",
+    "crop": "Only masked: red = every non-zero pixel of the blurred mask (faint blur tails count), yellow = "
+    "plus the padding, cyan = grown to the width:height ratio, the region that is cut out, resized to the "
+    "processing size and pasted back later (paste_to).",
+    "overlay": "The layer laid over the result after sampling: the original where the mask is 0, transparent "
+    "where it is 255 (checkerboard). In whole-picture mode it uses twice the blurred mask, so the original never "
+    "shows inside the 0.5 line; in Only masked mode the blurred mask as is, so the original ghosts over the "
+    "inner half of the blur.",
+    "processed": "The init image resized with the resize mode (whole picture) or cut to the crop box and "
+    "resized with 'resize and fill' (Only masked). 'Resize and fill' stretches the edge rows into empty bands.",
+    "filled": "Masked content 'fill' (and the two latent modes) first replace the masked pixels with a blur of "
+    "their surroundings. 'original' keeps them. This is exactly what the VAE encodes.",
+    "decoded": "The VAE latent of the filled image, decoded again: what the sampler starts from before noise. "
+    "With the weightless approximation each 8×8 cell is one flat colour.",
+    "decoded_init": "After 'latent noise' (random latent where repainting) or 'latent nothing' (zeros). Same as "
+    "7 for 'fill' and 'original'.",
+    "latent_mask_overlay": "Red cells are regenerated (nmask = 1). The latent mask is the mask downsampled to 1/8 "
+    "with bicubic and rounded: each cell is all or nothing, so the edge moves in 8-pixel steps.",
+    "latent_mask": "nmask, one panel per latent channel (all equal): white = regenerate, black = keep. "
+    "mask = 1 - nmask.",
+    "init_latent": "The 4 latent channels with one shared colour scale (blue negative, red positive).",
+    "conditioning": "For inpainting models: channel 0 is the mask downsampled with *nearest* (not bicubic), "
+    "channels 1-4 the latent of the image with the masked part set to grey (0 in [-1, 1]). Standard models get "
+    "zeros of shape B×5×1×1.",
+    "paste_back": "What the webui does with a sample, using the decoded init latent as a stand-in for it: "
+    "un-crop (Only masked) and lay the overlay on top. A seam here is a seam in your result.",
+    "lab": "With colour correction, the filled init image in LAB is kept; after sampling, the result's "
+    "histograms are matched to these per channel and only the chroma is taken.",
+}
+
+
+@dataclass
+class View:
+    image: Image.Image | None
+    caption: str
+
+
+def _range(t: torch.Tensor | None) -> str:
+    if t is None:
+        return "–"
+    t = t.detach().float()
+    return f"{t.min().item():.3g} … {t.max().item():.3g}"
+
+
+def _shape(t) -> str:
+    return "–" if t is None else "×".join(str(s) for s in t.shape)
+
+
+def _tinted(image: Image.Image, nmask: torch.Tensor) -> Image.Image:
+    """Image with regenerated latent cells tinted red."""
+    cells = upscale_nearest(nmask[0].cpu().numpy(), 8)
+    base = np.asarray(image.convert("RGB")).astype(np.float32)
+    h, w = min(base.shape[0], cells.shape[0]), min(base.shape[1], cells.shape[1])
+    tint = base.copy()
+    region = tint[:h, :w]
+    alpha = cells[:h, :w, None] * 0.55
+    region[:] = region * (1 - alpha) + np.array([255, 0, 0], np.float32) * alpha
+    return Image.fromarray(tint.astype(np.uint8))
+
+
+def _mask_values(mask: Image.Image | None) -> str:
+    if mask is None:
+        return ""
+    values = np.unique(np.asarray(mask.convert("L")))
+    if set(values.tolist()) <= {0, 255}:
+        return "binary (0/255)"
+    return f"{len(values)} grey levels"
+
+
+def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
+    """All views of a result. ``image`` is the first init image as given (for the crop box)."""
+    r, p = result, result.params
+    views: dict[str, View] = {}
+    views["binary_mask"] = View(r.binary_mask, f"binary mask · {_mask_values(r.binary_mask)}" if r.binary_mask else "no mask")
+    views["blurred_mask"] = View(
+        r.blurred_mask,
+        f"blur x {p.mask_blur_x}, y {p.mask_blur_y}"
+        + (" · inverted" if p.inpainting_mask_invert else "")
+        + (f" · {_mask_values(r.blurred_mask)}" if r.blurred_mask else ""),
+    )
+    if r.crop_region is not None:
+        boxes = draw_crop_boxes(image, r.blurred_mask, r.crop_region_unexpanded, r.crop_region)
+        x, y, w, h = r.paste_to
+        views["crop"] = View(
+            boxes,
+            f"crop {r.crop_region} · paste_to x={x} y={y} w={w} h={h} · ratio {w / h:.3f} vs {p.width / p.height:.3f}",
+        )
+    else:
+        why = "blank mask: fell back to whole picture" if p.inpaint_full_res and r.blurred_mask is not None else "whole picture: no crop"
+        views["crop"] = View(image.convert("RGB"), why)
+    if r.overlay_images:
+        ov = r.overlay_images[0]
+        source = "blurred mask" if r.inpaint_full_res else "2 × blurred mask"
+        views["overlay"] = View(on_checkerboard(ov), f"overlay {ov.width}×{ov.height} · mask_for_overlay = {source}")
+    else:
+        views["overlay"] = View(None, "no overlay (no mask)")
+    views["processed"] = View(
+        r.processed_images[0],
+        f"{r.processed_images[0].width}×{r.processed_images[0].height} · "
+        + ("crop + resize and fill" if r.crop_region is not None else RESIZE_MODE_LABELS[p.resize_mode]),
+    )
+    fill_label = ["fill", "original", "latent noise", "latent nothing"][p.inpainting_fill]
+    views["filled"] = View(r.filled_images[0], f"masked content: {fill_label}")
+    views["decoded"] = View(r.decoded_latent, f"decoded with {r.vae_name}")
+    views["decoded_init"] = View(r.decoded_init_latent, f"after '{fill_label}'")
+    if r.nmask is not None:
+        cells = int(r.nmask[0].sum().item())
+        total = r.nmask[0].numel()
+        views["latent_mask_overlay"] = View(
+            _tinted(r.processed_images[0] if r.processed_images[0].size == (p.width, p.height) else r.filled_images[0], r.nmask),
+            f"{cells} of {total} latent cells regenerated" + ("" if p.mask_round else " (soft: mask_round off)"),
+        )
+        grid, _, _ = heatmap_grid(r.nmask, vmin=0.0, vmax=1.0, cmap="gray", columns=2)
+        views["latent_mask"] = View(grid, f"nmask {_shape(r.nmask)} · values {_range(r.nmask)}")
+    else:
+        views["latent_mask_overlay"] = View(None, "no mask: everything is regenerated")
+        views["latent_mask"] = View(None, "no mask")
+    grid, lo, hi = heatmap_grid(r.init_latent[0], columns=2)
+    inside = ""
+    if r.nmask is not None and r.nmask.sum() > 0:
+        regenerated = r.init_latent[0][r.nmask.to(r.init_latent.device) > 0.5]
+        inside = f" · max |z| in regenerated cells {regenerated.abs().max().item():.3g}"
+    views["init_latent"] = View(grid, f"init_latent[0] {_shape(r.init_latent[0])} · colour scale {lo:.3g} … {hi:.3g}{inside}")
+    if r.image_conditioning.shape[-1] > 1:
+        cond = r.image_conditioning[0]
+        mask_grid, _, _ = heatmap_grid(cond[:1], vmin=0.0, vmax=1.0, cmap="gray")
+        lat_grid, lo, hi = heatmap_grid(cond[1:], columns=2)
+        combined = Image.new("RGB", (mask_grid.width + 12 + lat_grid.width, max(mask_grid.height, lat_grid.height)), "white")
+        combined.paste(mask_grid, (0, 0))
+        combined.paste(lat_grid, (mask_grid.width + 12, 0))
+        differs = ""
+        if r.nmask is not None and cond[0].shape == r.nmask[0].shape:
+            n = int((cond[0].cpu() != r.nmask[0].cpu()).sum().item())
+            differs = f" · {n} cells differ from the latent mask" if n else " · same cells as the latent mask"
+        views["conditioning"] = View(combined, f"mask (nearest) + masked-image latent ({lo:.3g} … {hi:.3g}){differs}")
+    else:
+        views["conditioning"] = View(None, f"standard model: zeros {_shape(r.image_conditioning)}")
+    if r.overlay_images and r.decoded_init_latent is not None:
+        views["paste_back"] = View(apply_overlay(r.decoded_init_latent, r.overlay_images[0], r.paste_to), "decoded init latent pasted back")
+    else:
+        views["paste_back"] = View(None, "no overlay: the result is used as is")
+    if r.color_corrections:
+        views["lab"] = View(lab_histograms(r.color_corrections[0]), "L, a, b of the correction target")
+    else:
+        views["lab"] = View(None, "colour correction off")
+    return views
+
+
+def summary_markdown(result: InitResult) -> str:
+    """Shapes, ranges, crop numbers and timings as Markdown tables."""
+    r, p = result, result.params
+    rows = [
+        ("init_latent", _shape(r.init_latent), _range(r.init_latent)),
+        ("mask (1 = keep)", _shape(r.mask), _range(r.mask)),
+        ("nmask (1 = regenerate)", _shape(r.nmask), _range(r.nmask)),
+        ("image_conditioning", _shape(r.image_conditioning), _range(r.image_conditioning)),
+    ]
+    lines = ["| tensor | shape | range |", "|---|---|---|", *[f"| {a} | {b} | {c} |" for a, b, c in rows]]
+    info = [
+        ("Inpaint area", "Only masked" if r.inpaint_full_res else "Whole picture"),
+        ("mask bbox", str(get_crop_region(np.asarray(r.blurred_mask), 0)) if r.blurred_mask is not None else "–"),
+        ("+ padding", str(r.crop_region_unexpanded) if r.crop_region_unexpanded else "–"),
+        ("expanded crop_region", str(r.crop_region) if r.crop_region else "–"),
+        ("paste_to", str(r.paste_to) if r.paste_to else "–"),
+        ("batch size · seeds", f"{r.batch_size} · {', '.join(map(str, r.seeds))}"),
+        ("VAE", r.vae_name),
+    ]
+    lines += ["", "| | |", "|---|---|", *[f"| {a} | {b} |" for a, b in info]]
+    lines += ["", "| stage | ms | |", "|---|---:|---|"]
+    for stage in STAGES:
+        if stage in r.timings:
+            cached = "cached" if stage in r.cached_stages else ""
+            lines.append(f"| {stage.replace('_', ' ')} | {r.timings[stage] * 1000:.1f} | {cached} |")
+    lines.append(f"| **total** | **{r.total_time * 1000:.1f}** | |")
+    legend = " · ".join(f"{name}: {'#%02x%02x%02x' % c}" for name, c in CROP_BOX_COLOURS.items())
+    lines += ["", f"<small>crop box colours: {legend}</small>"]
+    return "\n".join(lines)
+
+
+def notes_markdown(result: InitResult | None, error: str | None = None) -> str:
+    parts = []
+    if error:
+        parts.append(f"**⛔ {error}**")
+    if result is not None:
+        parts += [f"⚠️ {n}" for n in result.notes]
+    return "\n\n".join(parts) if parts else "No warnings."

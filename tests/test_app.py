@@ -1,0 +1,161 @@
+"""The app: its functions directly, then the launched app through gradio_client."""
+
+import re
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import app
+from inpaint_init.examples import EXAMPLES, load_example
+from inpaint_init.views import VIEW_NAMES
+
+DEFAULTS = dict(
+    mask_blur_x=4,
+    mask_blur_y=4,
+    inpainting_mask_invert=0,
+    inpainting_fill=1,
+    inpaint_full_res=False,
+    inpaint_full_res_padding=32,
+    resize_mode=0,
+    width=128,
+    height=128,
+    mask_round=True,
+    seed=1,
+    model_kind="standard",
+    inpainting_mask_weight=1.0,
+    color_correction=False,
+    vae=next(iter(app.VAES)),
+)
+VIEW_KEYS = list(VIEW_NAMES)
+
+
+def outputs_by_name(out):
+    """compute()'s tuple → {view: (image, caption)}, summary, notes."""
+    views = {k: (out[2 * i], out[2 * i + 1]) for i, k in enumerate(VIEW_KEYS)}
+    return views, out[-2], out[-1]
+
+
+def small_case():
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8))
+    alpha = np.zeros((96, 128), np.uint8)
+    alpha[30:60, 40:80] = 255
+    layer = Image.merge("RGBA", (*Image.new("RGB", (128, 96), "white").split(), Image.fromarray(alpha)))
+    return img, layer
+
+
+class TestFunctions:
+    def test_painted_layers_become_a_binary_mask(self):
+        img, layer = small_case()
+        soft = np.asarray(layer).copy()
+        soft[30:60, 40:42, 3] = 100  # a faint stroke edge: ≤ 128 is dropped, as in the webui
+        image, mask = app.mask_from_editor({"background": img.convert("RGBA"), "layers": [Image.fromarray(soft)], "composite": None})
+        m = np.asarray(mask)
+        assert mask.mode == "L" and set(np.unique(m)) == {0, 255}
+        assert m[40, 41] == 0 and m[40, 50] == 255 and image.size == (128, 96)
+
+    def test_no_layers_is_a_blank_mask(self):
+        img, _ = small_case()
+        _, mask = app.mask_from_editor({"background": img, "layers": [], "composite": None})
+        assert mask.getbbox() is None
+
+    def test_compute_returns_every_view(self):
+        img, layer = small_case()
+        out = app.compute(app.editor_value(img, layer), None, **DEFAULTS)
+        views, summary, notes = outputs_by_name(out)
+        assert len(out) == 2 * len(VIEW_NAMES) + 2
+        for key in ("binary_mask", "blurred_mask", "processed", "filled", "decoded", "latent_mask", "init_latent", "paste_back"):
+            assert isinstance(views[key][0], Image.Image), key
+        assert "1×4×16×16" in summary and "No warnings" in notes
+
+    def test_padding_changes_crop_numbers(self):
+        img, layer = small_case()
+        a = outputs_by_name(app.compute(app.editor_value(img, layer), None, **(DEFAULTS | dict(inpaint_full_res=True, inpaint_full_res_padding=0))))
+        b = outputs_by_name(app.compute(app.editor_value(img, layer), None, **(DEFAULTS | dict(inpaint_full_res=True, inpaint_full_res_padding=8))))
+        pa = re.search(r"paste_to x=(\d+) y=(\d+) w=(\d+) h=(\d+)", a[0]["crop"][1]).groups()
+        pb = re.search(r"paste_to x=(\d+) y=(\d+) w=(\d+) h=(\d+)", b[0]["crop"][1]).groups()
+        assert int(pb[0]) == int(pa[0]) - 8 and int(pb[2]) == int(pa[2]) + 16
+
+    def test_bad_input_keeps_views_and_shows_message(self):
+        import gradio as gr
+
+        img, layer = small_case()
+        out = app.compute(app.editor_value(img, layer), None, **(DEFAULTS | dict(width=100)))
+        assert all(isinstance(o, type(gr.skip())) for o in out[:-1])
+        assert "multiple of 8" in out[-1] and "⛔" in out[-1]
+        out = app.compute(None, None, **DEFAULTS)
+        assert "Load or upload an image" in out[-1]
+
+    def test_uploaded_mask_overrides_painting_and_stays_raw(self):
+        img, layer = small_case()
+        soft = Image.fromarray(np.full((96, 128), 100, np.uint8))
+        views, _, _ = outputs_by_name(app.compute(app.editor_value(img, layer), soft, **DEFAULTS))
+        assert np.unique(np.asarray(views["binary_mask"][0])).tolist() == [100]
+
+    @pytest.mark.parametrize("name", [e.name for e in EXAMPLES])
+    def test_every_example_runs(self, name):
+        editor, mask_upload, description, full_res, padding = app.load_example_ui(name)
+        out = app.compute(editor, mask_upload, **(DEFAULTS | dict(width=64, height=64, inpaint_full_res=full_res, inpaint_full_res_padding=padding)))
+        views, summary, notes = outputs_by_name(out)
+        assert views["blurred_mask"][0].getbbox() is not None and description
+
+    def test_soft_example_mask_reaches_init_unthresholded(self):
+        _, mask, ex = load_example("Rocket: a soft mask that was never binary")
+        assert ex.uploaded and len(np.unique(np.asarray(mask))) > 50
+
+
+def client_editor(tmp_path, img, layer):
+    from gradio_client import handle_file
+
+    bg, lay = tmp_path / "bg.png", tmp_path / "layer.png"
+    img.save(bg)
+    layer.save(lay)
+    return {"background": handle_file(str(bg)), "layers": [handle_file(str(lay))], "composite": None, "id": None}
+
+
+class TestLaunchedApp:
+    def test_padding_and_latent_nothing_through_the_api(self, running_app, tmp_path):
+        from gradio_client import Client
+
+        client = Client(running_app, verbose=False)
+        img, layer = small_case()
+        editor = client_editor(tmp_path, img, layer)
+        args = DEFAULTS | dict(inpaint_full_res=True, inpaint_full_res_padding=0)
+        out0 = client.predict(editor, None, *args.values(), api_name="/compute")
+        out8 = client.predict(editor, None, *(args | dict(inpaint_full_res_padding=8)).values(), api_name="/compute")
+        crop_i = 2 * VIEW_KEYS.index("crop") + 1
+        x0 = int(re.search(r"paste_to x=(\d+)", out0[crop_i]).group(1))
+        x8 = int(re.search(r"paste_to x=(\d+)", out8[crop_i]).group(1))
+        assert x8 == x0 - 8
+        # Latent nothing: every regenerated latent cell is exactly zero.
+        lat_i = 2 * VIEW_KEYS.index("init_latent") + 1
+        out3 = client.predict(editor, None, *(DEFAULTS | dict(inpainting_fill=3)).values(), api_name="/compute")
+        out1 = client.predict(editor, None, *DEFAULTS.values(), api_name="/compute")
+        assert "max |z| in regenerated cells 0 " in out3[lat_i] + " "
+        assert "max |z| in regenerated cells 0 " not in out1[lat_i] + " "
+        assert Path(out3[2 * VIEW_KEYS.index("blurred_mask")]).exists()
+
+    def test_two_clients_do_not_mix_results(self, running_app, tmp_path):
+        from gradio_client import Client
+
+        img, layer = small_case()
+        editor = client_editor(tmp_path, img, layer)
+        results = {}
+
+        def run(name, padding):
+            client = Client(running_app, verbose=False)
+            outs = []
+            for _ in range(3):
+                args = DEFAULTS | dict(inpaint_full_res=True, inpaint_full_res_padding=padding)
+                outs.append(client.predict(editor, None, *args.values(), api_name="/compute")[2 * VIEW_KEYS.index("crop") + 1])
+            results[name] = outs
+
+        threads = [threading.Thread(target=run, args=("a", 0)), threading.Thread(target=run, args=("b", 16))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert len(set(results["a"])) == 1 and len(set(results["b"])) == 1
+        assert results["a"][0] != results["b"][0]
