@@ -15,6 +15,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 import argparse  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
@@ -23,6 +24,7 @@ from PIL import Image  # noqa: E402
 from inpaint_init import CheapApproxVAE, InitError, InitParams, StageCache, create_binary_mask, run_init  # noqa: E402
 from inpaint_init.examples import EXAMPLES, load_example  # noqa: E402
 from inpaint_init.resize import RESIZE_MODE_LABELS  # noqa: E402
+from inpaint_init.sampler import SAMPLERS  # noqa: E402
 from inpaint_init.views import VIEW_NAMES, WHY, notes_markdown, render_views, summary_markdown  # noqa: E402
 
 MAX_UPLOAD = "25mb"
@@ -49,7 +51,13 @@ CONTROL_NAMES = (
     "model_kind",
     "inpainting_mask_weight",
     "color_correction",
+    "sampler_name",
+    "steps",
+    "denoising_strength",
+    "img2img_fix_steps",
     "vae",
+    "vae_posterior",
+    "vae_sample_seed",
 )
 
 
@@ -101,7 +109,37 @@ def params_from_controls(values: dict) -> InitParams:
         model_kind=values["model_kind"],
         inpainting_mask_weight=float(values["inpainting_mask_weight"]),
         color_correction=bool(values["color_correction"]),
+        sampler_name=values["sampler_name"],
+        steps=int(values["steps"]),
+        denoising_strength=float(values["denoising_strength"]),
+        img2img_fix_steps=bool(values["img2img_fix_steps"]),
     )
+
+
+def vae_backend(choice: str, posterior: str, sample_seed):
+    """The backend for a dropdown choice, with the posterior setting applied where it exists."""
+    backend = VAES.get(choice)
+    if backend is None:
+        raise InitError(f"unknown VAE choice {choice!r}; load it again")
+    if hasattr(backend, "with_posterior"):
+        backend = backend.with_posterior(posterior, int(sample_seed))
+    return backend
+
+
+def load_vae_ui(path: str, family: str, progress=gr.Progress()):
+    """Load a VAE from a local path into the VAE choices; on failure keep the current one."""
+    from inpaint_init.vae_loaders import VAELoadError, load_vae
+
+    if not path or not path.strip():
+        return gr.skip(), "⛔ Enter the path of a VAE folder or file on this machine."
+    progress(0.1, desc="loading VAE")
+    try:
+        backend = load_vae(path.strip(), family=family)
+    except VAELoadError as e:
+        return gr.skip(), f"⛔ {e} (the previous VAE stays selected)"
+    label = f"{Path(path.strip()).name} ({family})"
+    VAES[label] = backend
+    return gr.Dropdown(choices=list(VAES), value=label), f"✅ Loaded {backend.name}"
 
 
 def compute(
@@ -121,7 +159,13 @@ def compute(
     model_kind,
     inpainting_mask_weight,
     color_correction,
+    sampler_name,
+    steps,
+    denoising_strength,
+    img2img_fix_steps,
     vae,
+    vae_posterior,
+    vae_sample_seed,
     progress=gr.Progress(),
 ):
     """Run init for the current inputs; returns every view (image, caption), the summary and
@@ -134,9 +178,7 @@ def compute(
             raise InitError("Load or upload an image first (or pick an example).")
         mask = mask_upload if mask_upload is not None else painted
         params = params_from_controls(values)
-        backend = VAES.get(vae)
-        if backend is None:
-            raise InitError(f"unknown VAE choice {vae!r}")
+        backend = vae_backend(vae, vae_posterior, vae_sample_seed)
         result = run_init(image, mask, params, vae=backend, cache=CACHE, progress=lambda f, s: progress(f, desc=s))
     except InitError as e:
         return (*[gr.skip()] * (2 * n_views), gr.skip(), notes_markdown(None, str(e)))
@@ -204,16 +246,32 @@ def build_demo() -> gr.Blocks:
                     resize_mode = gr.Radio([(v, int(k)) for k, v in RESIZE_MODE_LABELS.items()], value=0, label="Resize mode")
                     width = gr.Slider(64, 2048, value=512, step=8, label="Width")
                     height = gr.Slider(64, 2048, value=512, step=8, label="Height")
-                with gr.Accordion("Model, VAE, seed", open=False):
+                with gr.Accordion("Model, seed, colour", open=False):
                     model_kind = gr.Radio(
                         [("standard", "standard"), ("inpainting (SD1.x/2.x)", "inpainting"), ("inpainting (SDXL)", "inpainting-sdxl")],
                         value="standard",
                         label="Model kind",
                     )
                     mask_weight = gr.Slider(0, 1, value=1.0, step=0.05, label="Inpainting conditioning mask strength")
-                    vae = gr.Dropdown(list(VAES), value=next(iter(VAES)), label="VAE")
                     seed = gr.Number(value=1, precision=0, label="Seed (for latent noise; -1 = random each run)")
                     color_correction = gr.Checkbox(value=False, label="Apply color correction to img2img results to match original colors")
+                with gr.Accordion("Sampler", open=False):
+                    sampler_name = gr.Dropdown(list(SAMPLERS), value="DPM++ 2M", label="Sampling method")
+                    steps = gr.Slider(1, 150, value=20, step=1, label="Sampling steps")
+                    strength = gr.Slider(0, 1, value=0.75, step=0.01, label="Denoising strength")
+                    fix_steps = gr.Checkbox(value=False, label="With img2img, do exactly the amount of steps the slider specifies")
+                with gr.Accordion("VAE", open=False):
+                    vae = gr.Dropdown(list(VAES), value=next(iter(VAES)), label="VAE")
+                    vae_posterior = gr.Radio(
+                        [("sample (the webui's choice)", "sample"), ("mean", "mean")], value="sample", label="Posterior (real VAEs)"
+                    )
+                    vae_seed = gr.Number(value=0, precision=0, label="Posterior sample seed")
+                    vae_path = gr.Textbox(label="Load a VAE from a local path", placeholder="/models/VAE/vae-ft-mse-840000-ema-pruned.safetensors")
+                    vae_family = gr.Radio(
+                        [("auto", "auto"), ("SD1.x/2.x", "sd1"), ("SDXL", "sdxl")], value="auto", label="VAE family (sets the scaling factor)"
+                    )
+                    vae_load = gr.Button("Load VAE")
+                    vae_status = gr.Markdown("Diffusers folders, single .safetensors/.pt files (LDM or diffusers keys, or a full checkpoint) and TAESD files. Offline; pickles are only read as plain tensors.")
             with gr.Column(scale=5):
                 notes = gr.Markdown("", elem_id="notes")
                 view_outputs = []
@@ -222,7 +280,7 @@ def build_demo() -> gr.Blocks:
                     with gr.Row(equal_height=False):
                         for key in keys[row_start : row_start + 3]:
                             with gr.Column(min_width=220):
-                                img = gr.Image(label=VIEW_NAMES[key], type="pil", format="png", interactive=False, elem_id=f"view-{key}", buttons=["download", "fullscreen"])
+                                img = gr.Image(label=f"{keys.index(key) + 1} · {VIEW_NAMES[key]}", type="pil", format="png", interactive=False, elem_id=f"view-{key}", buttons=["download", "fullscreen"])
                                 caption = gr.Markdown(elem_id=f"caption-{key}")
                                 with gr.Accordion("Why?", open=False):
                                     gr.Markdown(WHY[key])
@@ -230,7 +288,10 @@ def build_demo() -> gr.Blocks:
                 with gr.Accordion("Shapes, crop numbers, timings", open=True):
                     summary = gr.Markdown(elem_id="summary")
 
-        controls = [blur_x, blur_y, invert, fill_mode, full_res, padding, resize_mode, width, height, mask_round, seed, model_kind, mask_weight, color_correction, vae]
+        controls = [
+            blur_x, blur_y, invert, fill_mode, full_res, padding, resize_mode, width, height, mask_round, seed,
+            model_kind, mask_weight, color_correction, sampler_name, steps, strength, fix_steps, vae, vae_posterior, vae_seed,
+        ]  # fmt: skip
         assert len(controls) == len(CONTROL_NAMES)
         outputs = [*view_outputs, summary, notes]
         inputs = [editor, mask_upload, *controls]
@@ -244,6 +305,7 @@ def build_demo() -> gr.Blocks:
             api_name="compute",
         )
         example.change(load_example_ui, inputs=example, outputs=[editor, mask_upload, example_info, full_res, padding], api_name="load_example")
+        vae_load.click(load_vae_ui, inputs=[vae_path, vae_family], outputs=[vae, vae_status], api_name="load_vae")
         demo.load(compute, inputs=inputs, outputs=outputs, api_visibility="private")
     return demo
 

@@ -16,7 +16,7 @@ from typing import Any, Hashable
 import numpy as np
 from PIL import Image
 
-__all__ = ["StageCache", "image_digest", "estimate_nbytes"]
+__all__ = ["StageCache", "image_digest", "tensor_digest", "estimate_nbytes"]
 
 
 def image_digest(image: Image.Image | None) -> str | None:
@@ -26,6 +26,15 @@ def image_digest(image: Image.Image | None) -> str | None:
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{image.mode}:{image.size}".encode())
     h.update(image.tobytes())
+    return h.hexdigest()
+
+
+def tensor_digest(t) -> str:
+    """Content hash of a tensor (dtype, shape and values)."""
+    a = t.detach().cpu().contiguous().numpy()
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{a.dtype}:{a.shape}".encode())
+    h.update(a.tobytes())
     return h.hexdigest()
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .cache import StageCache, image_digest
+from .cache import StageCache, image_digest, tensor_digest
 from .color import setup_color_correction
 from .conditioning import MODEL_KINDS, conditioning_mask_tensor, inpainting_conditioning, standard_conditioning
 from .crop import expand_crop_region, get_crop_region, paste_to_from_region
@@ -26,6 +26,7 @@ from .latent import apply_latent_fill, create_noise, latent_mask_image, latent_m
 from .masks import blur_mask, create_binary_mask, invert_mask, to_mask_image
 from .overlay import DEFAULT_BACKGROUND, flatten, make_overlay
 from .resize import ResizeMode, interpolate_latent, resize_image
+from .sampler import SAMPLERS, SamplerPlan, noised_start, plan_img2img
 from .vae import CheapApproxVAE
 
 __all__ = ["InitError", "InitParams", "InitResult", "run_init", "STAGES", "BLANK_MASK_NOTE"]
@@ -44,6 +45,7 @@ STAGES = (
     "latent_mask",
     "latent_fill",
     "conditioning",
+    "sampler_start",
     "decode",
 )
 
@@ -80,6 +82,10 @@ class InitParams:
     seed: int = -1
     denoising_strength: float = 0.75
     steps: int = 20
+    #: For the sampler's view only (init itself does not depend on it). The webui's default.
+    sampler_name: str = "DPM++ 2M"
+    #: The webui option "img2img_fix_steps": run exactly ``steps`` whatever the strength.
+    img2img_fix_steps: bool = False
     color_correction: bool = False
     model_kind: str = "standard"
     background_color: str = DEFAULT_BACKGROUND
@@ -104,6 +110,7 @@ class InitParams:
             "resize_mode": (0, 1, 2, 3),
             "inpainting_mask_invert": (0, 1),
             "model_kind": MODEL_KINDS,
+            "sampler_name": SAMPLERS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -112,6 +119,12 @@ class InitParams:
             raise InitError(f"batch_size must be between 1 and 64, got {self.batch_size!r}")
         if not np.isfinite(self.inpainting_mask_weight):
             raise InitError("inpainting_mask_weight must be a finite number")
+        if not 0 <= self.denoising_strength <= 1:
+            raise InitError(f"denoising_strength must be between 0 and 1, got {self.denoising_strength!r}")
+        if not 1 <= self.steps <= 1000:
+            raise InitError(f"steps must be between 1 and 1000, got {self.steps!r}")
+        if self.img2img_fix_steps and self.denoising_strength == 0:
+            raise InitError("denoising strength 0 with 'fix steps' leaves no schedule to run")
 
     def replace(self, **changes) -> "InitParams":
         from dataclasses import replace
@@ -155,6 +168,10 @@ class InitResult:
     conditioning_masked_image: torch.Tensor | None
     decoded_latent: Image.Image | None
     decoded_init_latent: Image.Image | None
+    decoded_init_latent_approx: Image.Image | None  # the weightless approximation's decode, for comparison
+    sampler_plan: SamplerPlan
+    start_latent: torch.Tensor  # init_latent + noise · sigma_start: what the first step sees
+    decoded_start_latent: Image.Image | None
     seeds: list[int]
     batch_size: int
     inpaint_full_res: bool
@@ -228,7 +245,8 @@ def _vae_identity(vae) -> Hashable | None:
     """A cache identity for a deterministic VAE; None means: never cache its outputs."""
     if not getattr(vae, "deterministic", False):
         return None
-    return (type(vae).__name__, id(vae), getattr(vae, "name", ""))
+    identity = getattr(vae, "cache_identity", None)
+    return identity if identity is not None else (type(vae).__name__, id(vae), getattr(vae, "name", ""))
 
 
 def run_init(
@@ -256,7 +274,8 @@ def run_init(
             batch does (``seed = -1`` picks a random one, reported in ``notes``).
         cache: a :class:`StageCache` to reuse unchanged stages between calls.
         progress: ``progress(fraction, stage_name)`` called before each stage that runs.
-        decode: also decode the first latent (before and after the latent fill) for display.
+        decode: also decode, for display, the first latent before and after the latent fill and
+            the sampler's noised start, and the init latent with the weightless approximation.
 
     Raises:
         InitError: bad parameters or inputs, with a message naming the problem.
@@ -444,14 +463,26 @@ def run_init(
             lambda: inpainting_conditioning(source, latent_hw, cond_mask, p.inpainting_mask_weight, lambda x: _encode_checked(vae, x)),
         )
 
-    decoded = decoded_init = None
+    # §1 the sampler's start (the same seeds' noise as the latent-noise fill, as on iteration 0)
+    def _start():
+        plan = plan_img2img(p.sampler_name, p.steps, p.denoising_strength, p.img2img_fix_steps)
+        start_noise = noise if noise is not None else create_noise(tuple(init_latent.shape[1:]), seeds)
+        return plan, noised_start(init_latent, start_noise, plan)
+
+    plan, start_latent = run("sampler_start", None, _start)
+
+    decoded = decoded_init = decoded_approx = decoded_start = None
     if decode:
-        dkey = None if vae_id is None else (vae_id, filled_keys[0], p.resize_mode, latent_hw)
-        decoded = run("decode", dkey, lambda: _tensor_to_pil(vae.decode(encoded[:1])[0]))
-        if init_latent is encoded:
-            decoded_init = decoded
-        else:
-            decoded_init = run("decode", None, lambda: _tensor_to_pil(vae.decode(init_latent[:1])[0]))
+
+        def _decode(z: torch.Tensor, backend) -> Image.Image:
+            key = None if _vae_identity(backend) is None else (_vae_identity(backend), tensor_digest(z))
+            return run("decode", key, lambda: _tensor_to_pil(backend.decode(z)[0]))
+
+        decoded = _decode(encoded[:1], vae)
+        decoded_init = decoded if init_latent is encoded else _decode(init_latent[:1], vae)
+        decoded_start = _decode(start_latent[:1], vae)
+        approx = CheapApproxVAE("sdxl" if abs(getattr(vae, "scaling_factor", 0) - 0.13025) < 1e-6 else "sd1")
+        decoded_approx = decoded_init if isinstance(vae, CheapApproxVAE) else _tensor_to_pil(approx.decode(init_latent[:1].float().cpu())[0])
 
     return InitResult(
         params=p,
@@ -477,6 +508,10 @@ def run_init(
         conditioning_masked_image=masked_image,
         decoded_latent=decoded,
         decoded_init_latent=decoded_init,
+        decoded_init_latent_approx=decoded_approx,
+        sampler_plan=plan,
+        start_latent=start_latent,
+        decoded_start_latent=decoded_start,
         seeds=seeds,
         batch_size=batch_size,
         inpaint_full_res=full_res,

@@ -8,7 +8,8 @@ A backend is any object with
 
 Optional attributes the pipeline reads when present: ``deterministic`` (bool; True means
 encoding the same pixels twice gives the same latent, so results may be cached),
-``device`` and ``dtype`` (where the input batch is sent), ``scaling_factor``.
+``cache_identity`` (hashable; what decides the outputs, when object identity is not the right
+key), ``device`` and ``dtype`` (where the input batch is sent), ``scaling_factor``.
 
 The default, :class:`CheapApproxVAE`, needs no weights. It is **our own approximation**, not
 what the webui encodes with: the webui's "Approx cheap" decoder is a fixed linear map from the

@@ -6,6 +6,7 @@ The app shows these; the export writes them. Nothing here computes a stage: it o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -16,25 +17,29 @@ from .overlay import apply_overlay
 from .pipeline import STAGES, InitResult
 from .plots import CROP_BOX_COLOURS, draw_crop_boxes, heatmap_grid, lab_histograms, on_checkerboard, upscale_nearest
 from .resize import RESIZE_MODE_LABELS
+from .sampler import plan_img2img, sigma_schedule_plot
 
 __all__ = ["VIEW_NAMES", "WHY", "View", "render_views", "summary_markdown", "notes_markdown"]
 
 #: Views in display order, with their titles.
 VIEW_NAMES = {
-    "binary_mask": "1 · Binary mask",
-    "blurred_mask": "2 · Blurred mask",
-    "crop": "3 · Crop box",
-    "overlay": "4 · Overlay (paste-back layer)",
-    "processed": "5 · Image at processing size",
-    "filled": "6 · Filled image (what is encoded)",
-    "decoded": "7 · Decoded latent",
-    "decoded_init": "8 · Decoded init latent (after latent fill)",
-    "latent_mask_overlay": "9 · Latent mask over the image",
-    "latent_mask": "10 · Latent mask (nmask) per channel",
-    "init_latent": "11 · Init latent per channel",
-    "conditioning": "12 · Image conditioning",
-    "paste_back": "13 · Paste-back preview",
-    "lab": "14 · Colour-correction target (LAB histograms)",
+    "binary_mask": "Binary mask",
+    "blurred_mask": "Blurred mask",
+    "crop": "Crop box",
+    "overlay": "Overlay (paste-back layer)",
+    "processed": "Image at processing size",
+    "filled": "Filled image (what is encoded)",
+    "decoded": "Decoded latent",
+    "decoded_init": "Decoded init latent (after latent fill)",
+    "decoded_approx": "Init latent, weightless approximation",
+    "latent_mask_overlay": "Latent mask over the image",
+    "latent_mask": "Latent mask (nmask) per channel",
+    "init_latent": "Init latent per channel",
+    "conditioning": "Image conditioning",
+    "sampler_start": "Sampler start (decoded)",
+    "sigma_plot": "Sigma schedule",
+    "paste_back": "Paste-back preview",
+    "lab": "Colour-correction target (LAB histograms)",
 }
 
 #: Plain-words explanation of each view, for learners.
@@ -58,7 +63,10 @@ WHY = {
     "decoded": "The VAE latent of the filled image, decoded again: what the sampler starts from before noise. "
     "With the weightless approximation each 8×8 cell is one flat colour.",
     "decoded_init": "After 'latent noise' (random latent where repainting) or 'latent nothing' (zeros). Same as "
-    "7 for 'fill' and 'original'.",
+    "the decoded latent for 'fill' and 'original'.",
+    "decoded_approx": "The same init latent decoded with the weightless 4→3 linear map (the webui's 'Approx "
+    "cheap' preview): one colour per latent cell. Next to a real VAE's decode it shows what the latent itself "
+    "holds, without the decoder's detail.",
     "latent_mask_overlay": "Red cells are regenerated (nmask = 1). The latent mask is the mask downsampled to 1/8 "
     "with bicubic and rounded: each cell is all or nothing, so the edge moves in 8-pixel steps.",
     "latent_mask": "nmask, one panel per latent channel (all equal): white = regenerate, black = keep. "
@@ -67,11 +75,22 @@ WHY = {
     "conditioning": "For inpainting models: channel 0 is the mask downsampled with *nearest* (not bicubic), "
     "channels 1-4 the latent of the image with the masked part set to grey (0 in [-1, 1]). Standard models get "
     "zeros of shape B×5×1×1.",
+    "sampler_start": "What the first sampling step sees: init latent + noise × σ_start, decoded. Lower "
+    "denoising strength starts later in the schedule (smaller σ), so more of the image survives. The noise is the "
+    "one the seeds give on the first iteration (the same as 'latent noise').",
+    "sigma_plot": "The noise levels of the chosen sampler's schedule. img2img skips the first steps: "
+    "t_enc = int(min(strength, 0.999) × steps), and sampling starts at step steps − t_enc − 1 (red).",
     "paste_back": "What the webui does with a sample, using the decoded init latent as a stand-in for it: "
     "un-crop (Only masked) and lay the overlay on top. A seam here is a seam in your result.",
     "lab": "With colour correction, the filled init image in LAB is kept; after sampling, the result's "
     "histograms are matched to these per channel and only the chroma is taken.",
 }
+
+
+@lru_cache(maxsize=32)
+def _sigma_plot(sampler: str, steps: int, strength: float, fix_steps: bool) -> Image.Image:
+    # A matplotlib render costs ~100 ms; it depends on these four settings only.
+    return sigma_schedule_plot(plan_img2img(sampler, steps, strength, fix_steps))
 
 
 @dataclass
@@ -148,6 +167,7 @@ def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
     views["filled"] = View(r.filled_images[0], f"masked content: {fill_label}")
     views["decoded"] = View(r.decoded_latent, f"decoded with {r.vae_name}")
     views["decoded_init"] = View(r.decoded_init_latent, f"after '{fill_label}'")
+    views["decoded_approx"] = View(r.decoded_init_latent_approx, "init latent through the cheap 4→3 map")
     if r.nmask is not None:
         cells = int(r.nmask[0].sum().item())
         total = r.nmask[0].numel()
@@ -180,6 +200,12 @@ def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
         views["conditioning"] = View(combined, f"mask (nearest) + masked-image latent ({lo:.3g} … {hi:.3g}){differs}")
     else:
         views["conditioning"] = View(None, f"standard model: zeros {_shape(r.image_conditioning)}")
+    plan = r.sampler_plan
+    views["sampler_start"] = View(
+        r.decoded_start_latent,
+        f"{plan.sampler}: σ_start {plan.sigma_start:.3g} · t_enc {plan.t_enc} · {plan.steps_run} of {plan.schedule_steps} steps run",
+    )
+    views["sigma_plot"] = View(_sigma_plot(plan.sampler, plan.steps, plan.denoising_strength, plan.fix_steps), f"start at step {plan.start_index} of {plan.schedule_steps}")
     if r.overlay_images and r.decoded_init_latent is not None:
         views["paste_back"] = View(apply_overlay(r.decoded_init_latent, r.overlay_images[0], r.paste_to), "decoded init latent pasted back")
     else:

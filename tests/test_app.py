@@ -27,7 +27,13 @@ DEFAULTS = dict(
     model_kind="standard",
     inpainting_mask_weight=1.0,
     color_correction=False,
+    sampler_name="Euler",
+    steps=20,
+    denoising_strength=0.75,
+    img2img_fix_steps=False,
     vae=next(iter(app.VAES)),
+    vae_posterior="sample",
+    vae_sample_seed=0,
 )
 VIEW_KEYS = list(VIEW_NAMES)
 
@@ -159,3 +165,43 @@ class TestLaunchedApp:
             t.join(120)
         assert len(set(results["a"])) == 1 and len(set(results["b"])) == 1
         assert results["a"][0] != results["b"][0]
+
+
+class TestVAEAndSampler:
+    def test_load_vae_then_compute_with_it_and_switch_posterior(self, tmp_path):
+        from vae_factories import tiny_kl
+
+        tiny_kl(seed=2).save_pretrained(tmp_path / "myvae")
+        dropdown, status = app.load_vae_ui(str(tmp_path / "myvae"), "auto")
+        assert status.startswith("✅") and "AutoencoderKL" in status
+        name = dropdown.value
+        try:
+            assert name in app.VAES
+            img, layer = small_case()
+            sample = outputs_by_name(app.compute(app.editor_value(img, layer), None, **(DEFAULTS | dict(vae=name))))
+            mean = outputs_by_name(app.compute(app.editor_value(img, layer), None, **(DEFAULTS | dict(vae=name, vae_posterior="mean"))))
+            assert "posterior sample (seed 0)" in sample[0]["decoded"][1] and "posterior mean" in mean[0]["decoded"][1]
+            assert "AutoencoderKL" in sample[1]
+            a, b = np.asarray(sample[0]["decoded"][0]), np.asarray(mean[0]["decoded"][0])
+            assert a.shape == (128, 128, 3) and not np.array_equal(a, b)
+        finally:
+            app.VAES.pop(name, None)
+
+    def test_failed_load_keeps_the_previous_vae(self, tmp_path):
+        import gradio as gr
+
+        before = dict(app.VAES)
+        dropdown, status = app.load_vae_ui(str(tmp_path / "nope.safetensors"), "auto")
+        assert isinstance(dropdown, type(gr.skip())) and "does not exist" in status and "previous VAE" in status
+        assert app.VAES == before
+        _, status = app.load_vae_ui("  ", "auto")
+        assert "Enter the path" in status
+
+    def test_sampler_controls_move_the_start(self):
+        img, layer = small_case()
+        hi = outputs_by_name(app.compute(app.editor_value(img, layer), None, **(DEFAULTS | dict(denoising_strength=0.9))))
+        lo = outputs_by_name(app.compute(app.editor_value(img, layer), None, **(DEFAULTS | dict(denoising_strength=0.3))))
+        # 20 steps: t_enc 18 → 19 steps run; t_enc 6 → 7 steps run.
+        assert "t_enc 18 · 19 of 20 steps run" in hi[0]["sampler_start"][1]
+        assert "t_enc 6 · 7 of 20 steps run" in lo[0]["sampler_start"][1]
+        assert isinstance(hi[0]["sigma_plot"][0], Image.Image)

@@ -1,0 +1,151 @@
+"""The sampler's first view of an img2img job (spec §1): which steps run and where they start.
+
+``t_enc = int(min(denoising_strength, 0.999) * steps)``. The webui takes the schedule's sigmas
+(``steps`` values plus a final 0) from index ``steps - t_enc - 1`` on and starts sampling from
+``init_latent + noise * sigma_start``. That is ``t_enc + 1`` sampling steps. (The spec's wording
+"keeps the last t_enc + 1 sigmas" is one short: with the "fix steps" option, ``t_enc`` is
+``steps_requested - 1`` and the job must run exactly the requested number of steps, which only
+the index rule above does; ``tests/test_sampler.py`` pins this.)
+
+Schedules come from diffusers' schedulers with the SD1.x training config (scaled-linear betas
+0.00085…0.012 over 1000 steps), set up the way the webui's defaults behave:
+
+- Euler, Euler a: ``timestep_spacing="linspace"`` (the k-diffusion "Automatic" schedule; diffusers
+  interpolates σ linearly between training timesteps where k-diffusion interpolates log σ — the
+  two differ by well under 1 % at 20 steps, see :func:`kdiffusion_sigmas`);
+- DPM++ 2M: Karras sigmas (its default schedule type in the webui since 1.9);
+- DDIM: uniform ("leading", offset 1) timesteps, σ = √((1−ᾱ)/ᾱ). The webui's DDIM starts from
+  √ᾱ·x + √(1−ᾱ)·ε, which is ``x + σ·ε`` scaled by √ᾱ; we show the ``x + σ·ε`` form for all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+from PIL import Image
+
+__all__ = ["SAMPLERS", "SamplerPlan", "plan_img2img", "noised_start", "kdiffusion_sigmas", "sigma_schedule_plot"]
+
+SAMPLERS = ("Euler", "Euler a", "DPM++ 2M", "DDIM")
+SD1_TRAINING = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
+
+
+@dataclass(frozen=True)
+class SamplerPlan:
+    sampler: str
+    steps: int  # steps requested
+    denoising_strength: float
+    fix_steps: bool
+    schedule_steps: int  # length of the schedule the sigmas come from
+    t_enc: int
+    sigmas: np.ndarray  # schedule_steps + 1 values, the last 0
+    start_index: int
+
+    @property
+    def sigma_start(self) -> float:
+        return float(self.sigmas[self.start_index])
+
+    @property
+    def steps_run(self) -> int:
+        return len(self.sigmas) - 1 - self.start_index
+
+
+def _training_sigmas() -> np.ndarray:
+    betas = np.linspace(SD1_TRAINING["beta_start"] ** 0.5, SD1_TRAINING["beta_end"] ** 0.5, 1000, dtype=np.float64) ** 2
+    alphas_cumprod = np.cumprod(1.0 - betas)
+    return np.sqrt((1 - alphas_cumprod) / alphas_cumprod)
+
+
+def kdiffusion_sigmas(steps: int) -> np.ndarray:
+    """The k-diffusion discrete schedule the webui's Euler uses: timesteps ``linspace(999, 0,
+    steps)``, σ interpolated in log space between training sigmas, then a final 0."""
+    log_sigmas = np.log(_training_sigmas())
+    t = np.linspace(999, 0, steps)
+    return np.append(np.exp(np.interp(t, np.arange(1000), log_sigmas)), 0.0)
+
+
+@lru_cache(maxsize=64)
+def _schedule(sampler: str, steps: int) -> tuple[float, ...]:
+    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler, EulerDiscreteScheduler
+
+    if sampler == "Euler":
+        s = EulerDiscreteScheduler(**SD1_TRAINING, timestep_spacing="linspace")
+    elif sampler == "Euler a":
+        s = EulerAncestralDiscreteScheduler(**SD1_TRAINING, timestep_spacing="linspace")
+    elif sampler == "DPM++ 2M":
+        s = DPMSolverMultistepScheduler(**SD1_TRAINING, use_karras_sigmas=True)
+    elif sampler == "DDIM":
+        s = DDIMScheduler(**SD1_TRAINING, timestep_spacing="leading", steps_offset=1, set_alpha_to_one=False)
+        s.set_timesteps(steps)
+        ac = s.alphas_cumprod[s.timesteps.long()].double().numpy()
+        return tuple(np.append(np.sqrt((1 - ac) / ac), 0.0).tolist())
+    else:
+        raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
+    s.set_timesteps(steps)
+    return tuple(np.asarray(s.sigmas, dtype=np.float64).tolist())
+
+
+def plan_img2img(sampler: str, steps: int, denoising_strength: float, fix_steps: bool = False) -> SamplerPlan:
+    """Which part of the schedule an img2img job runs.
+
+    >>> plan = plan_img2img("Euler", 20, 0.75)
+    >>> plan.t_enc, plan.start_index, plan.steps_run
+    (15, 4, 16)
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    if not 0 <= denoising_strength <= 1:
+        raise ValueError(f"denoising_strength must be in [0, 1], got {denoising_strength}")
+    strength = min(denoising_strength, 0.999)
+    if fix_steps:
+        schedule_steps = int(steps / strength) if denoising_strength > 0 else 0
+        t_enc = steps - 1
+    else:
+        schedule_steps = steps
+        t_enc = int(strength * steps)
+    if schedule_steps < 1:
+        raise ValueError("denoising strength 0 with 'fix steps' leaves no schedule (the webui runs nothing either)")
+    sigmas = np.array(_schedule(sampler, schedule_steps))
+    start = max(schedule_steps - t_enc - 1, 0)
+    return SamplerPlan(sampler, steps, denoising_strength, fix_steps, schedule_steps, t_enc, sigmas, start)
+
+
+def noised_start(init_latent: torch.Tensor, noise: torch.Tensor, plan: SamplerPlan) -> torch.Tensor:
+    """``init_latent + noise · σ_start``: what the first sampling step sees."""
+    return init_latent + noise.to(init_latent) * plan.sigma_start
+
+
+def sigma_schedule_plot(plan: SamplerPlan, size: tuple[int, int] = (640, 260)) -> Image.Image:
+    """σ per step (log scale), the part that runs in colour, the img2img start marked."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    dpi = 100
+    fig = Figure(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
+    canvas = FigureCanvasAgg(fig)  # an explicit canvas: no pyplot, no global backend switch
+    ax = fig.add_subplot()
+    idx = np.arange(len(plan.sigmas) - 1)  # the final 0 cannot be shown on a log axis
+    ax.plot(idx, plan.sigmas[:-1], "o-", color="#bbbbbb", ms=3, label="full schedule")
+    run = idx[plan.start_index :]
+    ax.plot(run, plan.sigmas[plan.start_index : -1], "o-", color="tab:orange", ms=3, label=f"runs: {plan.steps_run} steps")
+    ax.axvline(plan.start_index, color="tab:red", lw=1)
+    ax.annotate(
+        f"start σ = {plan.sigma_start:.3g}",
+        (plan.start_index, plan.sigma_start),
+        textcoords="offset points",
+        xytext=(6, 6),
+        fontsize=8,
+        color="tab:red",
+    )
+    ax.set_yscale("log")
+    ax.set_xlabel("step of the schedule")
+    ax.set_ylabel("σ")
+    title = f"{plan.sampler}, {plan.steps} steps, denoising {plan.denoising_strength:g}: t_enc = {plan.t_enc}"
+    ax.set_title(title + (" (fix steps)" if plan.fix_steps else ""), fontsize=9)
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    canvas.draw()
+    return Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy())
