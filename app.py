@@ -22,14 +22,19 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from inpaint_init import CheapApproxVAE, InitError, InitParams, StageCache, create_binary_mask, run_init  # noqa: E402
+from inpaint_init.pipeline import MAX_PIXELS  # noqa: E402
 from inpaint_init.examples import EXAMPLES, load_example  # noqa: E402
 from inpaint_init.resize import RESIZE_MODE_LABELS  # noqa: E402
 from inpaint_init.sampler import SAMPLERS  # noqa: E402
 from inpaint_init.views import VIEW_NAMES, WHY, notes_markdown, render_views, summary_markdown  # noqa: E402
 
 MAX_UPLOAD = "25mb"
-# Content-keyed, so sessions can share it without seeing each other's results.
-CACHE = StageCache(max_bytes=768 * 1024 * 1024)
+# PIL refuses to decode more than twice this many pixels (DecompressionBombError); Gradio's
+# upload decoding goes through PIL, so a bomb upload is an error message, not an OOM.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2
+# Content-keyed, so sessions can share it without seeing each other's results. Bounded in
+# bytes: at 2048² one refresh adds ~30 MB, so this holds the last ~17 states of a slider.
+CACHE = StageCache(max_bytes=512 * 1024 * 1024)
 VAES = {
     "Weightless approximation (SD1.x/2.x)": CheapApproxVAE("sd1"),
     "Weightless approximation (SDXL)": CheapApproxVAE("sdxl"),
@@ -310,15 +315,24 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
-def main(argv=None) -> None:
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", default="127.0.0.1", help="interface to bind (default: local only)")
     ap.add_argument("--port", type=int, default=7860)
     ap.add_argument("--share", action="store_true", help="open a public Gradio share link (off by default)")
-    args = ap.parse_args(argv)
-    build_demo().queue(default_concurrency_limit=2).launch(
-        server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_UPLOAD
-    )
+    return ap.parse_args(argv)
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, **kwargs) -> gr.Blocks:
+    """Build and start the app: local only unless told otherwise, uploads capped, errors shown."""
+    demo = build_demo().queue(default_concurrency_limit=2)
+    demo.launch(server_name=host, server_port=port, share=share, max_file_size=MAX_UPLOAD, show_error=True, **kwargs)
+    return demo
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    launch(args.host, args.port, args.share)
 
 
 if __name__ == "__main__":

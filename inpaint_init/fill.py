@@ -6,7 +6,8 @@ Two implementations with identical output:
 - :func:`fill` — the same PIL operations restricted to the mask's bounding box plus the reach
   of each blur. Outside the mask the result is exactly the original (the last, radius-0 layer
   is opaque there), so only pixels under a non-zero mask need the pyramid, and a blur of radius
-  r only sees pixels within its reach. ``tests/test_fill.py`` compares both with zero tolerance.
+  r only sees pixels within its reach. ``tests/test_fill_overlay_color.py`` compares both with
+  zero tolerance.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ def fill(image: Image.Image, mask: Image.Image) -> Image.Image:
 
     ``image``: any PIL mode convertible to RGBA; ``mask``: same size, ``L`` (or RGB), 255 = masked.
     Returns an RGB image with the masked area filled from its surroundings.
+
+    Work is limited three ways, none of which changes a pixel: only the mask's bounding box is
+    filled (elsewhere the opaque radius-0 layer restores the original); each blur reads only
+    the box plus its reach; and Pillow's Gaussian blur is an x pass then a y pass (exactly: the
+    tests compare both), so the y pass runs only over the box's columns.
     """
     if mask.size != image.size:
         raise ValueError(f"fill: mask size {mask.size} differs from image size {image.size}")
@@ -73,14 +79,25 @@ def fill(image: Image.Image, mask: Image.Image) -> Image.Image:
         return result
     bx1, by1, bx2, by2 = box
     w, h = image.size
+
+    def region(reach: int) -> tuple[int, int, int, int]:
+        return max(bx1 - reach, 0), max(by1 - reach, 0), min(bx2 + reach, w), min(by2 + reach, h)
+
+    # Premultiplying is per pixel, so one crop at the widest reach serves every radius.
+    outer = region(max(pil_blur_reach(r) for r, _ in FILL_PYRAMID))
+    masked = _masked_premultiplied(image.crop(outer), mask_l.crop(outer))
     acc = Image.new("RGBA", (bx2 - bx1, by2 - by1))
     for radius, repeats in FILL_PYRAMID:
-        reach = pil_blur_reach(radius)
-        region = (max(bx1 - reach, 0), max(by1 - reach, 0), min(bx2 + reach, w), min(by2 + reach, h))
-        masked = _masked_premultiplied(image.crop(region), mask_l.crop(region))
-        layer = masked.filter(ImageFilter.GaussianBlur(radius))
-        ox, oy = bx1 - region[0], by1 - region[1]
-        layer = layer.crop((ox, oy, ox + acc.width, oy + acc.height)).convert("RGBA")
+        rx1, ry1, rx2, ry2 = region(pil_blur_reach(radius))
+        layer = masked.crop((rx1 - outer[0], ry1 - outer[1], rx2 - outer[0], ry2 - outer[1]))
+        if radius:
+            layer = layer.filter(ImageFilter.GaussianBlur((radius, 0)))
+            layer = layer.crop((bx1 - rx1, 0, bx2 - rx1, layer.height))
+            layer = layer.filter(ImageFilter.GaussianBlur((0, radius)))
+            layer = layer.crop((0, by1 - ry1, layer.width, by2 - ry1))
+        else:
+            layer = layer.filter(ImageFilter.GaussianBlur(0))
+        layer = layer.convert("RGBA")
         for _ in range(repeats):
             acc.alpha_composite(layer)
     result.paste(acc.convert("RGB"), box=(bx1, by1))

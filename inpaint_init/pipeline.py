@@ -29,7 +29,7 @@ from .resize import ResizeMode, interpolate_latent, resize_image
 from .sampler import SAMPLERS, SamplerPlan, noised_start, plan_img2img
 from .vae import CheapApproxVAE
 
-__all__ = ["InitError", "InitParams", "InitResult", "run_init", "STAGES", "BLANK_MASK_NOTE"]
+__all__ = ["InitError", "InitParams", "InitResult", "run_init", "STAGES", "BLANK_MASK_NOTE", "MAX_PIXELS"]
 
 #: Stage names, in order, as used in ``InitResult.timings``.
 STAGES = (
@@ -55,6 +55,8 @@ BLANK_MASK_NOTE = (
 )
 
 MAX_SIDE = 8192
+#: Largest input image accepted, in pixels (a decompression bomb is refused, not decoded).
+MAX_PIXELS = 8192 * 8192
 
 
 class InitError(ValueError):
@@ -220,14 +222,24 @@ class _Stages:
 
 
 def _as_pil(image, what: str) -> Image.Image:
-    if isinstance(image, Image.Image):
-        return image
+    """A decoded PIL image, or an :class:`InitError` that says what is wrong with it."""
     if isinstance(image, np.ndarray):
         try:
-            return to_mask_image(image) if what == "mask" else Image.fromarray(image)
+            image = to_mask_image(image) if what == "mask" else Image.fromarray(image)
         except (TypeError, ValueError) as e:
             raise InitError(f"{what}: cannot read an image from an array of shape {image.shape} and dtype {image.dtype} ({e})") from e
-    raise InitError(f"{what} must be a PIL image or a NumPy array, got {type(image).__name__}")
+    if not isinstance(image, Image.Image):
+        raise InitError(f"{what} must be a PIL image or a NumPy array, got {type(image).__name__}")
+    w, h = image.size
+    if w * h > MAX_PIXELS:
+        raise InitError(f"{what} is {w}×{h} = {w * h / 1e6:.0f} MP; the limit is {MAX_PIXELS / 1e6:.0f} MP")
+    if w < 1 or h < 1:
+        raise InitError(f"{what} is empty ({w}×{h})")
+    try:
+        image.load()  # PIL decodes lazily: a truncated file fails here, not deep inside a stage
+    except (OSError, ValueError, SyntaxError) as e:
+        raise InitError(f"{what} could not be decoded ({e}); is the file complete?") from e
+    return image
 
 
 def _to_batch_array(image: Image.Image) -> np.ndarray:
@@ -239,6 +251,16 @@ def _tensor_to_pil(x: torch.Tensor) -> Image.Image:
     """3×H×W in [-1, 1] → RGB PIL, with the webui's truncation ``(255·x).astype(uint8)``."""
     x = ((x.detach().float().cpu() + 1) / 2).clamp(0, 1)
     return Image.fromarray((255.0 * x.permute(1, 2, 0).numpy()).astype(np.uint8))
+
+
+_DEFAULT_VAE: CheapApproxVAE | None = None
+
+
+def _default_vae() -> CheapApproxVAE:
+    global _DEFAULT_VAE
+    if _DEFAULT_VAE is None:
+        _DEFAULT_VAE = CheapApproxVAE()
+    return _DEFAULT_VAE
 
 
 def _vae_identity(vae) -> Hashable | None:
@@ -282,7 +304,7 @@ def run_init(
     """
     p = params or InitParams()
     p.validate()
-    vae = vae if vae is not None else CheapApproxVAE()
+    vae = vae if vae is not None else _default_vae()
     notes: list[str] = []
     run = _Stages(cache, progress)
 
@@ -410,12 +432,20 @@ def run_init(
     # §8 encode (image by image, as the webui does; one encode per distinct image when deterministic)
     device = getattr(vae, "device", torch.device("cpu"))
     dtype = getattr(vae, "dtype", torch.float32)
-    batch = torch.from_numpy(np.stack([_to_batch_array(im) for im in filled])).to(device=device, dtype=dtype)
+    batch_cache: list[torch.Tensor] = []
+
+    def batch() -> torch.Tensor:
+        # Built only when a stage that needs the pixels runs (not on a cache hit).
+        if not batch_cache:
+            stacked = np.stack([_to_batch_array(im) for im in filled])
+            batch_cache.append(torch.from_numpy(stacked).to(device=device, dtype=dtype))
+        return batch_cache[0]
+
     vae_id = _vae_identity(vae)
     latents = []
     for i, fkey in enumerate(filled_keys):
         ekey = None if vae_id is None else (vae_id, fkey)
-        latents.append(run("encode", ekey, lambda i=i: _encode_checked(vae, batch[i : i + 1] * 2 - 1)))
+        latents.append(run("encode", ekey, lambda i=i: _encode_checked(vae, batch()[i : i + 1] * 2 - 1)))
     encoded = torch.cat(latents)
     if p.resize_mode == ResizeMode.LATENT_UPSCALE:
         encoded = interpolate_latent(encoded, p.height, p.width)
@@ -447,20 +477,20 @@ def run_init(
     if p.model_kind == "standard":
         conditioning = standard_conditioning(batch_size)
     else:
-        source = batch * 2 - 1
+        hw = (filled[0].height, filled[0].width)
         round_mask = p.mask_round or p.model_kind == "inpainting-sdxl"
-        cond_mask = conditioning_mask_tensor(image_mask, tuple(source.shape[-2:]), round_mask)
-        if cond_mask.shape[-2:] != source.shape[-2:]:
+        cond_mask = conditioning_mask_tensor(image_mask, hw, round_mask)
+        if tuple(cond_mask.shape[-2:]) != hw:
             raise InitError(
                 f"the inpainting conditioning needs the mask ({cond_mask.shape[-1]}×{cond_mask.shape[-2]}) and the image "
-                f"({source.shape[-1]}×{source.shape[-2]}) at the same size; with resize mode 3 in whole-picture mode the "
+                f"({hw[1]}×{hw[0]}) at the same size; with resize mode 3 in whole-picture mode the "
                 "webui fails here too. Use another resize mode or make the image the processing size."
             )
         ckey = None if vae_id is None else (vae_id, tuple(filled_keys), image_mask_key, round_mask, p.inpainting_mask_weight, latent_hw)
         conditioning, masked_image = run(
             "conditioning",
             ckey,
-            lambda: inpainting_conditioning(source, latent_hw, cond_mask, p.inpainting_mask_weight, lambda x: _encode_checked(vae, x)),
+            lambda: inpainting_conditioning(batch() * 2 - 1, latent_hw, cond_mask, p.inpainting_mask_weight, lambda x: _encode_checked(vae, x)),
         )
 
     # §1 the sampler's start (the same seeds' noise as the latent-noise fill, as on iteration 0)
@@ -476,13 +506,15 @@ def run_init(
 
         def _decode(z: torch.Tensor, backend) -> Image.Image:
             key = None if _vae_identity(backend) is None else (_vae_identity(backend), tensor_digest(z))
+            if hasattr(backend, "decode_image"):
+                return run("decode", key, lambda: backend.decode_image(z))
             return run("decode", key, lambda: _tensor_to_pil(backend.decode(z)[0]))
 
         decoded = _decode(encoded[:1], vae)
         decoded_init = decoded if init_latent is encoded else _decode(init_latent[:1], vae)
         decoded_start = _decode(start_latent[:1], vae)
         approx = CheapApproxVAE("sdxl" if abs(getattr(vae, "scaling_factor", 0) - 0.13025) < 1e-6 else "sd1")
-        decoded_approx = decoded_init if isinstance(vae, CheapApproxVAE) else _tensor_to_pil(approx.decode(init_latent[:1].float().cpu())[0])
+        decoded_approx = decoded_init if isinstance(vae, CheapApproxVAE) else approx.decode_image(init_latent[:1].float().cpu())
 
     return InitResult(
         params=p,

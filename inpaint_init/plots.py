@@ -6,6 +6,8 @@ costs milliseconds, not the ~100 ms a matplotlib figure takes.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
@@ -20,18 +22,22 @@ __all__ = [
     "heatmap_grid",
     "lab_histograms",
     "upscale_nearest",
+    "tint_cells",
 ]
 
 #: Outline colours of the three boxes drawn by :func:`draw_crop_boxes`.
 CROP_BOX_COLOURS = {"mask": (255, 48, 48), "padded": (255, 210, 0), "expanded": (0, 220, 255)}
 
 
+@lru_cache(maxsize=8)
 def checkerboard(size: tuple[int, int], cell: int = 8) -> Image.Image:
-    """Grey checkerboard of ``size`` (w, h), the usual picture of transparency."""
+    """Grey checkerboard of ``size`` (w, h), the usual picture of transparency. Cached: treat
+    the result as read-only."""
     w, h = size
-    yy, xx = np.mgrid[0:h, 0:w]
-    board = np.where(((xx // cell) + (yy // cell)) % 2 == 0, 204, 153).astype(np.uint8)
-    return Image.fromarray(np.repeat(board[..., None], 3, axis=2))
+    tile = np.full((2 * cell, 2 * cell), 153, np.uint8)
+    tile[:cell, :cell] = tile[cell:, cell:] = 204
+    board = np.tile(tile, (-(-h // (2 * cell)), -(-w // (2 * cell))))[:h, :w]
+    return Image.fromarray(board).convert("RGB")
 
 
 def on_checkerboard(rgba: Image.Image, cell: int = 8) -> Image.Image:
@@ -65,6 +71,21 @@ def draw_crop_boxes(
 def upscale_nearest(array: np.ndarray, factor: int) -> np.ndarray:
     """Repeat each pixel ``factor`` times along both axes (H×W or H×W×C)."""
     return np.repeat(np.repeat(array, factor, axis=0), factor, axis=1)
+
+
+def _upscale_image(array: np.ndarray, factor: int) -> Image.Image:
+    """uint8 H×W(×3) → PIL image with each pixel repeated ``factor`` times (PIL, in C)."""
+    img = Image.fromarray(array)
+    return img.resize((img.width * factor, img.height * factor), Image.Resampling.NEAREST)
+
+
+def tint_cells(image: Image.Image, cells: np.ndarray, colour=(255, 0, 0), strength: float = 0.55, cell: int = 8) -> Image.Image:
+    """``image`` with each latent cell where ``cells`` (h×w in [0, 1]) is set tinted by ``colour``."""
+    alpha = _upscale_image((np.clip(cells, 0, 1) * 255 * strength).astype(np.uint8), cell)
+    out = image.convert("RGB").copy()
+    w, h = min(out.width, alpha.width), min(out.height, alpha.height)
+    out.paste(Image.new("RGB", (w, h), colour), (0, 0), alpha.crop((0, 0, w, h)))
+    return out
 
 
 def _colormap(name: str):
@@ -116,7 +137,7 @@ def heatmap_grid(
         idx = np.clip((a[ch] - vmin) / span * 255, 0, 255).astype(np.uint8)
         x0 = (ch % cols) * (tile_w + gap)
         y0 = (ch // cols) * (tile_h + gap)
-        canvas[y0 : y0 + tile_h, x0 : x0 + tile_w] = upscale_nearest(lut[idx], cell)
+        canvas[y0 : y0 + tile_h, x0 : x0 + tile_w] = np.asarray(_upscale_image(lut[idx], cell))
     bar = lut[np.linspace(0, 255, total_w).astype(np.uint8)]
     canvas[grid_h + gap :, :] = bar[None]
     return Image.fromarray(canvas), float(vmin), float(vmax)

@@ -87,6 +87,11 @@ class CheapApproxVAE:
         self.inverse = torch.linalg.pinv(self.coeffs)  # 3×4
         self.name = f"weightless approximation ({'SDXL' if kind == 'sdxl' else 'SD1.x/2.x'} cheap-approx coefficients; not a real VAE)"
 
+    @property
+    def cache_identity(self):
+        # Stateless: two instances of the same kind give the same outputs.
+        return ("cheap-approx", self.kind)
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] % 8 or x.shape[-2] % 8:
             raise ValueError(f"encode: height and width must be multiples of 8, got {tuple(x.shape[-2:])}")
@@ -94,5 +99,17 @@ class CheapApproxVAE:
         return torch.einsum("brhw,rc->bchw", pooled, self.inverse.to(pooled.device))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        rgb = torch.einsum("bchw,cr->brhw", z.float(), self.coeffs.to(z.device))
-        return F.interpolate(rgb, scale_factor=8, mode="nearest").clamp(-1, 1)
+        return F.interpolate(self._cells(z), scale_factor=8, mode="nearest")
+
+    def _cells(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bchw,cr->brhw", z.float(), self.coeffs.to(z.device)).clamp(-1, 1)
+
+    def decode_image(self, z: torch.Tensor):
+        """The first decoded image as RGB PIL, as ``(255 * (x + 1) / 2).astype(uint8)`` of
+        :meth:`decode` — computed per latent cell, then replicated: the per-pixel conversion
+        commutes with nearest upsampling, so this is exact and 64× less work."""
+        from PIL import Image
+
+        x = ((self._cells(z[:1])[0].cpu() + 1) / 2).clamp(0, 1)
+        cells = Image.fromarray((255.0 * x.permute(1, 2, 0).numpy()).astype("uint8"))
+        return cells.resize((cells.width * 8, cells.height * 8), Image.Resampling.NEAREST)

@@ -5,6 +5,8 @@ The app shows these; the export writes them. Nothing here computes a stage: it o
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -12,10 +14,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .cache import tensor_digest
 from .crop import get_crop_region
 from .overlay import apply_overlay
 from .pipeline import STAGES, InitResult
-from .plots import CROP_BOX_COLOURS, draw_crop_boxes, heatmap_grid, lab_histograms, on_checkerboard, upscale_nearest
+from .plots import CROP_BOX_COLOURS, draw_crop_boxes, heatmap_grid, lab_histograms, on_checkerboard, tint_cells
 from .resize import RESIZE_MODE_LABELS
 from .sampler import plan_img2img, sigma_schedule_plot
 
@@ -110,25 +113,34 @@ def _shape(t) -> str:
     return "–" if t is None else "×".join(str(s) for s in t.shape)
 
 
-def _tinted(image: Image.Image, nmask: torch.Tensor) -> Image.Image:
-    """Image with regenerated latent cells tinted red."""
-    cells = upscale_nearest(nmask[0].cpu().numpy(), 8)
-    base = np.asarray(image.convert("RGB")).astype(np.float32)
-    h, w = min(base.shape[0], cells.shape[0]), min(base.shape[1], cells.shape[1])
-    tint = base.copy()
-    region = tint[:h, :w]
-    alpha = cells[:h, :w, None] * 0.55
-    region[:] = region * (1 - alpha) + np.array([255, 0, 0], np.float32) * alpha
-    return Image.fromarray(tint.astype(np.uint8))
-
-
 def _mask_values(mask: Image.Image | None) -> str:
     if mask is None:
         return ""
-    values = np.unique(np.asarray(mask.convert("L")))
-    if set(values.tolist()) <= {0, 255}:
+    hist = mask.convert("L").histogram()
+    levels = [v for v, count in enumerate(hist) if count]
+    if set(levels) <= {0, 255}:
         return "binary (0/255)"
-    return f"{len(values)} grey levels"
+    return f"{len(levels)} grey levels"
+
+
+_HEATMAPS: OrderedDict = OrderedDict()
+_HEATMAPS_LOCK = threading.Lock()
+
+
+def _heatmap(x: torch.Tensor, **kwargs):
+    """:func:`heatmap_grid`, memoised by the tensor's content: most refreshes leave the latent
+    unchanged, and drawing it costs several milliseconds."""
+    key = (tensor_digest(x), tuple(sorted(kwargs.items())))
+    with _HEATMAPS_LOCK:
+        if key in _HEATMAPS:
+            _HEATMAPS.move_to_end(key)
+            return _HEATMAPS[key]
+    value = heatmap_grid(x, **kwargs)
+    with _HEATMAPS_LOCK:  # the app's worker threads share it
+        _HEATMAPS[key] = value
+        while len(_HEATMAPS) > 16:
+            _HEATMAPS.popitem(last=False)
+    return value
 
 
 def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
@@ -172,15 +184,15 @@ def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
         cells = int(r.nmask[0].sum().item())
         total = r.nmask[0].numel()
         views["latent_mask_overlay"] = View(
-            _tinted(r.processed_images[0] if r.processed_images[0].size == (p.width, p.height) else r.filled_images[0], r.nmask),
+            tint_cells(r.processed_images[0] if r.processed_images[0].size == (p.width, p.height) else r.filled_images[0], r.nmask[0].cpu().numpy()),
             f"{cells} of {total} latent cells regenerated" + ("" if p.mask_round else " (soft: mask_round off)"),
         )
-        grid, _, _ = heatmap_grid(r.nmask, vmin=0.0, vmax=1.0, cmap="gray", columns=2)
+        grid, _, _ = _heatmap(r.nmask, vmin=0.0, vmax=1.0, cmap="gray", columns=2)
         views["latent_mask"] = View(grid, f"nmask {_shape(r.nmask)} · values {_range(r.nmask)}")
     else:
         views["latent_mask_overlay"] = View(None, "no mask: everything is regenerated")
         views["latent_mask"] = View(None, "no mask")
-    grid, lo, hi = heatmap_grid(r.init_latent[0], columns=2)
+    grid, lo, hi = _heatmap(r.init_latent[0], columns=2)
     inside = ""
     if r.nmask is not None and r.nmask.sum() > 0:
         regenerated = r.init_latent[0][r.nmask.to(r.init_latent.device) > 0.5]
@@ -188,8 +200,8 @@ def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
     views["init_latent"] = View(grid, f"init_latent[0] {_shape(r.init_latent[0])} · colour scale {lo:.3g} … {hi:.3g}{inside}")
     if r.image_conditioning.shape[-1] > 1:
         cond = r.image_conditioning[0]
-        mask_grid, _, _ = heatmap_grid(cond[:1], vmin=0.0, vmax=1.0, cmap="gray")
-        lat_grid, lo, hi = heatmap_grid(cond[1:], columns=2)
+        mask_grid, _, _ = _heatmap(cond[:1], vmin=0.0, vmax=1.0, cmap="gray")
+        lat_grid, lo, hi = _heatmap(cond[1:], columns=2)
         combined = Image.new("RGB", (mask_grid.width + 12 + lat_grid.width, max(mask_grid.height, lat_grid.height)), "white")
         combined.paste(mask_grid, (0, 0))
         combined.paste(lat_grid, (mask_grid.width + 12, 0))

@@ -35,8 +35,7 @@ def free_port():
 def running_app():
     import app
 
-    demo = app.build_demo().queue(default_concurrency_limit=4)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, max_file_size=app.MAX_UPLOAD)
+    demo = app.launch(port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     demo.close()

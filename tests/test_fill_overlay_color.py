@@ -128,3 +128,16 @@ class TestColorCorrection:
         img = random_image(np.random.default_rng(8), 16, 16)
         out = np.asarray(apply_color_correction(setup_color_correction(img), img)).astype(int)
         assert np.abs(out - np.asarray(img)).max() <= 6
+
+
+@given(st.integers(1, 120), st.integers(1, 120), st.sampled_from([0, 2, 4, 16, 64, 256]), st.integers(0, 2**31))
+def test_pillow_gaussian_blur_is_x_then_y(w, h, radius, seed):
+    """The fast fill relies on this: Pillow's 2-D Gaussian blur equals its x-only pass followed
+    by its y-only pass, pixel for pixel (premultiplied RGBa, as the fill blurs)."""
+    from PIL import ImageFilter
+
+    rgba = np.random.default_rng(seed).integers(0, 256, (h, w, 4), dtype=np.uint8)
+    a = Image.fromarray(rgba).convert("RGBa")
+    both = a.filter(ImageFilter.GaussianBlur(radius))
+    separate = a.filter(ImageFilter.GaussianBlur((radius, 0))).filter(ImageFilter.GaussianBlur((0, radius)))
+    assert np.array_equal(np.asarray(both), np.asarray(separate))

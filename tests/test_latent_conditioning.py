@@ -32,6 +32,14 @@ class TestLatentMask:
         expected = m.convert("RGB").resize((8, 8), Image.Resampling.BICUBIC)
         assert small.size == (8, 8) and np.array_equal(np.asarray(small), np.asarray(expected))
 
+    @given(st.integers(1, 90), st.integers(1, 90), st.integers(1, 12), st.integers(1, 12), st.integers(0, 2**31))
+    def test_l_fast_path_equals_rgb_path(self, w, h, lw, lh, seed):
+        """For an L mask we resize the one channel, then convert; the reference converts to RGB
+        first. Same pixels (PIL resamples each channel alike)."""
+        m = Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w), dtype=np.uint8))
+        expected = m.convert("RGB").resize((lw, lh))
+        assert np.array_equal(np.asarray(latent_mask_image(m, lw, lh)), np.asarray(expected))
+
     @given(st.integers(1, 12), st.integers(1, 12), st.integers(0, 2**31), st.booleans())
     def test_mask_plus_nmask_is_one(self, w, h, seed, rnd):
         img = Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8))
@@ -116,6 +124,14 @@ class TestCheapVAE:
         y = CheapApproxVAE().decode(CheapApproxVAE().encode(x))
         avg = torch.nn.functional.avg_pool2d(x, 8)
         assert torch.allclose(y[..., ::8, ::8], avg, atol=1e-5)
+
+    @given(st.integers(1, 6), st.integers(1, 6), st.integers(0, 2**31), st.sampled_from(["sd1", "sdxl"]))
+    def test_decode_image_equals_the_full_resolution_path(self, h, w, seed, kind):
+        from inpaint_init.pipeline import _tensor_to_pil
+
+        z = torch.randn(1, 4, h, w, generator=torch.Generator().manual_seed(seed)) * 3
+        vae = CheapApproxVAE(kind)
+        assert np.array_equal(np.asarray(vae.decode_image(z)), np.asarray(_tensor_to_pil(vae.decode(z)[0])))
 
     def test_sdxl_coefficients_and_bad_kind(self):
         assert "SDXL" in CheapApproxVAE("sdxl").name

@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from inpaint_init import InitParams, run_init
-from inpaint_init.plots import CROP_BOX_COLOURS, checkerboard, draw_crop_boxes, heatmap_grid, lab_histograms, on_checkerboard
+from inpaint_init.plots import CROP_BOX_COLOURS, checkerboard, draw_crop_boxes, heatmap_grid, lab_histograms, on_checkerboard, tint_cells
 from inpaint_init.views import VIEW_NAMES, WHY, render_views, summary_markdown
 
 
@@ -76,3 +78,17 @@ def test_summary_whole_picture_has_no_crop_numbers():
     img = Image.new("RGB", (64, 64))
     r = run_init(img, Image.new("L", (64, 64), 255), InitParams(width=64, height=64, seed=1))
     assert "| paste_to | – |" in summary_markdown(r)
+
+
+@given(st.integers(1, 50), st.integers(1, 50), st.integers(1, 9))
+def test_checkerboard_matches_its_formula(w, h, cell):
+    yy, xx = np.mgrid[0:h, 0:w]
+    expected = np.where(((xx // cell) + (yy // cell)) % 2 == 0, 204, 153)
+    assert np.array_equal(np.asarray(checkerboard((w, h), cell))[..., 0], expected)
+
+
+def test_tint_cells_only_where_regenerated():
+    img = Image.new("RGB", (16, 8), (0, 0, 255))
+    out = np.asarray(tint_cells(img, np.array([[1.0, 0.0]])))
+    assert out[0, 0, 0] > 100 and out[0, 0, 2] < 255
+    assert out[4, 12].tolist() == [0, 0, 255]
