@@ -147,6 +147,18 @@ def load_vae_ui(path: str, family: str, progress=gr.Progress()):
     return gr.Dropdown(choices=list(VAES), value=label), f"✅ Loaded {backend.name}"
 
 
+def run_current(editor, mask_upload, values: dict, progress=None):
+    """(image, InitResult) for the current inputs, through the shared stage cache."""
+    image, painted = mask_from_editor(editor)
+    if image is None:
+        raise InitError("Load or upload an image first (or pick an example).")
+    mask = mask_upload if mask_upload is not None else painted
+    params = params_from_controls(values)
+    backend = vae_backend(values["vae"], values["vae_posterior"], values["vae_sample_seed"])
+    report = None if progress is None else (lambda f, s: progress(f, desc=s))
+    return image, run_init(image, mask, params, vae=backend, cache=CACHE, progress=report)
+
+
 def compute(
     editor,
     mask_upload,
@@ -178,13 +190,7 @@ def compute(
     values = {k: v for k, v in locals().items() if k in CONTROL_NAMES}
     n_views = len(VIEW_NAMES)
     try:
-        image, painted = mask_from_editor(editor)
-        if image is None:
-            raise InitError("Load or upload an image first (or pick an example).")
-        mask = mask_upload if mask_upload is not None else painted
-        params = params_from_controls(values)
-        backend = vae_backend(vae, vae_posterior, vae_sample_seed)
-        result = run_init(image, mask, params, vae=backend, cache=CACHE, progress=lambda f, s: progress(f, desc=s))
+        image, result = run_current(editor, mask_upload, values, progress)
     except InitError as e:
         return (*[gr.skip()] * (2 * n_views), gr.skip(), notes_markdown(None, str(e)))
     views = render_views(result, image)
@@ -192,6 +198,86 @@ def compute(
     for key in VIEW_NAMES:
         out += [views[key].image, views[key].caption]
     return (*out, summary_markdown(result), notes_markdown(result))
+
+
+def controls_from_params(params: InitParams) -> list:
+    """Control values for ``params`` in CONTROL_NAMES order; the VAE controls stay as they are."""
+    return [getattr(params, name) if hasattr(params, name) else gr.skip() for name in CONTROL_NAMES]
+
+
+def _import_report(job) -> str:
+    lines = [f"✅ Imported {len(job.used)} parameters: " + ", ".join(f"{k} = {v}" for k, v in job.used.items())]
+    if job.ignored:
+        lines.append(f"Not used before sampling: {', '.join(job.ignored)}")
+    if job.unknown:
+        lines.append(f"⚠️ Unknown keys: {', '.join(job.unknown)}")
+    lines += [f"⚠️ {n}" for n in job.notes]
+    return "\n\n".join(lines)
+
+
+def import_png_ui(path):
+    """A webui output PNG → its infotext parameters into the controls."""
+    from inpaint_init.webui_io import params_from_infotext, read_png_infotext
+
+    n = len(CONTROL_NAMES)
+    if not path:
+        return (*[gr.skip()] * n, gr.skip())
+    try:
+        with Image.open(path) as png:
+            text = read_png_infotext(png)
+        if not text:
+            raise InitError(f"{Path(path).name} has no 'parameters' text: not a PNG saved by the webui (or it was stripped).")
+        job = params_from_infotext(text)
+    except (OSError, Image.DecompressionBombError) as e:
+        return (*[gr.skip()] * n, f"⛔ {Path(path).name} is not a readable PNG ({e})")
+    except InitError as e:
+        return (*[gr.skip()] * n, f"⛔ {e}")
+    return (*controls_from_params(job.params), _import_report(job))
+
+
+def import_api_ui(text: str, path):
+    """An img2img API body (pasted or uploaded) → image, raw mask and controls."""
+    from inpaint_init.webui_io import parse_api_payload
+
+    n = len(CONTROL_NAMES)
+    try:
+        if path:
+            text = Path(path).read_text()
+        if not text or not text.strip():
+            raise InitError("Paste an img2img API request body (JSON) or upload one.")
+        job = parse_api_payload(text)
+    except (InitError, OSError, UnicodeDecodeError) as e:
+        return (gr.skip(), gr.skip(), *[gr.skip()] * n, f"⛔ {e}")
+    if len(job.init_images) > 1:
+        job.notes.append(f"{len(job.init_images)} init images: the app shows the first (the library and CLI take all).")
+    return (editor_value(job.init_images[0], None), job.mask, *controls_from_params(job.params), _import_report(job))
+
+
+def export_ui(editor, mask_upload, *control_values):
+    """Every stage image, the tensors, a JSON report and a contact sheet, as one zip."""
+    import tempfile
+
+    from inpaint_init.export import export_result, zip_directory
+
+    try:
+        image, result = run_current(editor, mask_upload, dict(zip(CONTROL_NAMES, control_values)))
+    except InitError as e:
+        return None, f"⛔ {e}"
+    folder = Path(tempfile.mkdtemp(prefix="inpaint-init-")) / "export"
+    written = export_result(result, image, folder)
+    return str(zip_directory(folder, folder.with_suffix(".zip"))), f"✅ {len(written)} files"
+
+
+def compare_ui(editor, mask_upload, grow_mask_by, *control_values):
+    """The same image and mask prepared by diffusers and ComfyUI, next to the webui's."""
+    from inpaint_init.compare import compare
+
+    try:
+        image, result = run_current(editor, mask_upload, dict(zip(CONTROL_NAMES, control_values)))
+    except InitError as e:
+        return [], f"⛔ {e}"
+    comparison = compare(result, image, int(grow_mask_by))
+    return [(v.image, v.caption) for v in comparison.views.values() if v.image is not None], comparison.table
 
 
 def load_example_ui(name: str):
@@ -236,6 +322,12 @@ def build_demo() -> gr.Blocks:
                     height=160,
                     elem_id="mask-upload",
                 )
+                with gr.Accordion("Import a webui job", open=False):
+                    png_in = gr.File(label="webui output PNG (reads its parameters)", file_types=[".png"], type="filepath")
+                    api_text = gr.Textbox(label="…or an img2img API request body (JSON)", lines=3, max_lines=8)
+                    api_file = gr.File(label="…or upload the JSON", file_types=[".json"], type="filepath")
+                    api_run = gr.Button("Run the API body")
+                    import_status = gr.Markdown("")
                 with gr.Accordion("Mask", open=True):
                     blur_x = gr.Slider(0, 64, value=4, step=1, label="Mask blur x", elem_id="mask-blur-x")
                     blur_y = gr.Slider(0, 64, value=4, step=1, label="Mask blur y", elem_id="mask-blur-y")
@@ -292,6 +384,15 @@ def build_demo() -> gr.Blocks:
                                 view_outputs += [img, caption]
                 with gr.Accordion("Shapes, crop numbers, timings", open=True):
                     summary = gr.Markdown(elem_id="summary")
+                with gr.Accordion("Export", open=False):
+                    export_btn = gr.Button("Export every stage (zip: PNGs, tensors, report, contact sheet)")
+                    export_file = gr.File(label="export", interactive=False)
+                    export_status = gr.Markdown("")
+                with gr.Accordion("Compare with diffusers and ComfyUI", open=False):
+                    grow = gr.Slider(0, 32, value=6, step=1, label="ComfyUI grow_mask_by")
+                    compare_btn = gr.Button("Compare")
+                    compare_gallery = gr.Gallery(label="webui vs diffusers vs ComfyUI", columns=3, height="auto", elem_id="compare")
+                    compare_table = gr.Markdown("")
 
         controls = [
             blur_x, blur_y, invert, fill_mode, full_res, padding, resize_mode, width, height, mask_round, seed,
@@ -310,6 +411,10 @@ def build_demo() -> gr.Blocks:
             api_name="compute",
         )
         example.change(load_example_ui, inputs=example, outputs=[editor, mask_upload, example_info, full_res, padding], api_name="load_example")
+        png_in.change(import_png_ui, inputs=png_in, outputs=[*controls, import_status])
+        api_run.click(import_api_ui, inputs=[api_text, api_file], outputs=[editor, mask_upload, *controls, import_status])
+        export_btn.click(export_ui, inputs=inputs, outputs=[export_file, export_status], api_name="export")
+        compare_btn.click(compare_ui, inputs=[editor, mask_upload, grow, *controls], outputs=[compare_gallery, compare_table], api_name="compare")
         vae_load.click(load_vae_ui, inputs=[vae_path, vae_family], outputs=[vae, vae_status], api_name="load_vae")
         demo.load(compute, inputs=inputs, outputs=outputs, api_visibility="private")
     return demo

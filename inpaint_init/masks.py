@@ -43,8 +43,8 @@ def create_binary_mask(image: Image.Image, round: bool = True) -> Image.Image:
     grey here, and it is the latent stage's rounding that later decides what is repainted.
 
     >>> m = Image.new("RGBA", (2, 1)); m.putpixel((0, 0), (0, 0, 0, 129))
-    >>> list(create_binary_mask(m).getdata())
-    [255, 0]
+    >>> np.asarray(create_binary_mask(m)).tolist()
+    [[255, 0]]
     """
     # getextrema on RGBA gives one (min, max) per band; the last is alpha.
     if image.mode == "RGBA" and image.getextrema()[-1] != (255, 255):

@@ -1,0 +1,163 @@
+"""Export a result: every stage image, the tensors (safetensors), a JSON report, a contact sheet."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from .pipeline import InitResult
+from .views import VIEW_NAMES, render_views
+
+__all__ = ["export_result", "zip_directory", "contact_sheet", "report", "labelled_grid", "TENSOR_FIELDS"]
+
+#: InitResult tensors written to tensors.safetensors (when present).
+TENSOR_FIELDS = (
+    "init_latent", "encoded_latent", "mask", "nmask", "image_conditioning", "latent_noise", "start_latent",
+    "conditioning_mask", "conditioning_masked_image",
+)  # fmt: skip
+#: InitResult images written under stages/ with the webui's names.
+IMAGE_FIELDS = (
+    "binary_mask", "blurred_mask", "image_mask", "mask_for_overlay", "latent_mask_image", "decoded_latent",
+    "decoded_init_latent", "decoded_init_latent_approx", "decoded_start_latent",
+)  # fmt: skip
+LIST_IMAGE_FIELDS = ("overlay_images", "processed_images", "filled_images")
+
+
+def _versions() -> dict[str, str]:
+    import cv2
+    import PIL
+
+    return {"torch": torch.__version__, "pillow": PIL.__version__, "opencv": cv2.__version__, "numpy": np.__version__}
+
+
+def report(result: InitResult) -> dict:
+    """Parameters, shapes, crop numbers, sampler start, timings and notes, JSON-ready."""
+    r = result
+    shapes = {name: list(getattr(r, name).shape) for name in TENSOR_FIELDS if getattr(r, name) is not None}
+    plan = r.sampler_plan
+    return {
+        "params": r.params.as_dict(),
+        "shapes": shapes,
+        "crop": {
+            "inpaint_full_res": r.inpaint_full_res,
+            "crop_region_padded": r.crop_region_unexpanded,
+            "crop_region": r.crop_region,
+            "paste_to": r.paste_to,
+        },
+        "batch_size": r.batch_size,
+        "seeds": r.seeds,
+        "vae": r.vae_name,
+        "sampler": {
+            "sampler": plan.sampler,
+            "steps": plan.steps,
+            "schedule_steps": plan.schedule_steps,
+            "t_enc": plan.t_enc,
+            "start_index": plan.start_index,
+            "steps_run": plan.steps_run,
+            "sigma_start": plan.sigma_start,
+        },
+        "timings_ms": {k: round(v * 1000, 3) for k, v in r.timings.items()},
+        "cached_stages": sorted(r.cached_stages),
+        "notes": r.notes,
+        "versions": _versions(),
+    }
+
+
+def labelled_grid(
+    cells: list[list[Image.Image | None]],
+    row_labels: list[str] = (),
+    col_labels: list[str] = (),
+    captions: list[list[str]] | None = None,
+    tile: int = 256,
+) -> Image.Image:
+    """Images in a grid of ``tile``-sized cells (aspect kept, centred), with optional row labels,
+    column labels and a caption above each cell.
+
+    Size: ``(label_w + cols·(tile+6), header + rows·(caption + tile + 6))`` with ``label_w`` 170
+    when there are row labels, ``header`` 22 with column labels (else 4), ``caption`` 16 with captions.
+    """
+    gap = 6
+    label_w = 170 if row_labels else 0
+    header = 22 if col_labels else 4
+    cap_h = 16 if captions else 0
+    rows, cols = len(cells), max((len(r) for r in cells), default=0)
+    row_h = cap_h + tile + gap
+    sheet = Image.new("RGB", (label_w + cols * (tile + gap), header + rows * row_h), "white")
+    draw = ImageDraw.Draw(sheet)
+    for c, text in enumerate(list(col_labels)[:cols]):
+        draw.text((label_w + c * (tile + gap) + 2, 4), text[:40], fill=(0, 0, 0))
+    for r, row in enumerate(cells):
+        y0 = header + r * row_h
+        if r < len(row_labels):
+            draw.text((4, y0 + cap_h + tile // 2 - 6), row_labels[r][:28], fill=(0, 0, 0))
+        for c, img in enumerate(row):
+            x0 = label_w + c * (tile + gap)
+            if captions and c < len(captions[r]):
+                draw.text((x0 + 2, y0 + 2), captions[r][c][:42], fill=(0, 0, 0))
+            if img is None:
+                continue
+            thumb = img.convert("RGB").copy()
+            thumb.thumbnail((tile, tile), Image.Resampling.LANCZOS)
+            sheet.paste(thumb, (x0 + (tile - thumb.width) // 2, y0 + cap_h + (tile - thumb.height) // 2))
+    return sheet
+
+
+def contact_sheet(result: InitResult, image: Image.Image, columns: int = 4, tile: int = 256) -> Image.Image:
+    """Every view with its title, ``columns`` to a row."""
+    views = render_views(result, image)
+    keys = [k for k in VIEW_NAMES if views[k].image is not None]
+    rows = [keys[i : i + columns] for i in range(0, len(keys), columns)]
+    return labelled_grid(
+        [[views[k].image for k in row] for row in rows], captions=[[VIEW_NAMES[k] for k in row] for row in rows], tile=tile
+    )
+
+
+def export_result(result: InitResult, image: Image.Image, out_dir: str | Path) -> list[Path]:
+    """Write stages/*.png, views/*.png, tensors.safetensors, report.json and contact_sheet.png
+    into ``out_dir``; returns the paths written."""
+    from safetensors.torch import save_file
+
+    out = Path(out_dir)
+    (out / "stages").mkdir(parents=True, exist_ok=True)
+    (out / "views").mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def save(img: Image.Image, path: Path):
+        img.save(path)
+        written.append(path)
+
+    for name in IMAGE_FIELDS:
+        img = getattr(result, name)
+        if img is not None:
+            save(img, out / "stages" / f"{name}.png")
+    for name in LIST_IMAGE_FIELDS:
+        for i, img in enumerate(getattr(result, name)):
+            save(img, out / "stages" / f"{name}_{i}.png")
+    for key, view in render_views(result, image).items():
+        if view.image is not None:
+            save(view.image, out / "views" / f"{key}.png")
+    # clone(): init_latent is the same tensor as encoded_latent when no latent fill applies.
+    tensors = {n: getattr(result, n).detach().float().cpu().clone(memory_format=torch.contiguous_format) for n in TENSOR_FIELDS if getattr(result, n) is not None}
+    for i, lab in enumerate(result.color_corrections or []):
+        tensors[f"color_corrections_{i}"] = torch.from_numpy(np.ascontiguousarray(lab))
+    save_file(tensors, str(out / "tensors.safetensors"), metadata={"source": "inpaint_init"})
+    written.append(out / "tensors.safetensors")
+    (out / "report.json").write_text(json.dumps(report(result), indent=2, default=str))
+    written.append(out / "report.json")
+    save(contact_sheet(result, image), out / "contact_sheet.png")
+    return written
+
+
+def zip_directory(directory: str | Path, zip_path: str | Path) -> Path:
+    """Zip every file under ``directory`` (paths relative to it)."""
+    directory, zip_path = Path(directory), Path(zip_path)
+    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(directory.rglob("*")):
+            if f.is_file() and f != zip_path:
+                zf.write(f, f.relative_to(directory))
+    return zip_path
