@@ -13,6 +13,7 @@ Two implementations with identical output:
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from PIL import Image, ImageFilter, ImageOps
 
@@ -59,6 +60,16 @@ def pil_blur_reach(radius: float) -> int:
     return passes * (math.floor(l + a) + 1) + 1
 
 
+@lru_cache(maxsize=1)
+def _per_axis_blur() -> bool:
+    """Whether this Pillow blurs with separate x/y radii (Pillow ≥ 10.1; the webui pins 9.5)."""
+    try:
+        Image.new("RGBa", (2, 2)).filter(ImageFilter.GaussianBlur((1, 0)))
+        return True
+    except TypeError:
+        return False
+
+
 def fill(image: Image.Image, mask: Image.Image) -> Image.Image:
     """Fast fill, identical to :func:`fill_reference`.
 
@@ -90,13 +101,14 @@ def fill(image: Image.Image, mask: Image.Image) -> Image.Image:
     for radius, repeats in FILL_PYRAMID:
         rx1, ry1, rx2, ry2 = region(pil_blur_reach(radius))
         layer = masked.crop((rx1 - outer[0], ry1 - outer[1], rx2 - outer[0], ry2 - outer[1]))
-        if radius:
+        if radius and _per_axis_blur():
             layer = layer.filter(ImageFilter.GaussianBlur((radius, 0)))
             layer = layer.crop((bx1 - rx1, 0, bx2 - rx1, layer.height))
             layer = layer.filter(ImageFilter.GaussianBlur((0, radius)))
             layer = layer.crop((0, by1 - ry1, layer.width, by2 - ry1))
         else:
-            layer = layer.filter(ImageFilter.GaussianBlur(0))
+            layer = layer.filter(ImageFilter.GaussianBlur(radius))
+            layer = layer.crop((bx1 - rx1, by1 - ry1, bx2 - rx1, by2 - ry1))
         layer = layer.convert("RGBA")
         for _ in range(repeats):
             acc.alpha_composite(layer)

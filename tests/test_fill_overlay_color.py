@@ -141,3 +141,19 @@ def test_pillow_gaussian_blur_is_x_then_y(w, h, radius, seed):
     both = a.filter(ImageFilter.GaussianBlur(radius))
     separate = a.filter(ImageFilter.GaussianBlur((radius, 0))).filter(ImageFilter.GaussianBlur((0, radius)))
     assert np.array_equal(np.asarray(both), np.asarray(separate))
+
+
+def test_fast_fill_without_per_axis_blur_is_still_identical(monkeypatch):
+    """Pillow < 10.1 (the webui pins 9.5) has no per-axis radius: the fill then blurs the same
+    region in 2-D, and must still equal the plain fill."""
+    import importlib
+
+    fill_module = importlib.import_module("inpaint_init.fill")  # the package's fill() shadows the attribute
+
+    monkeypatch.setattr(fill_module, "_per_axis_blur", lambda: False)
+    rng = np.random.default_rng(11)
+    for size in ((1800, 24), (70, 50)):
+        img = random_image(rng, *size)
+        m = np.zeros(size[::-1], np.uint8)
+        m[5:15, 20:40] = 255
+        assert np.array_equal(np.asarray(fill(img, Image.fromarray(m))), np.asarray(ref.fill(img, Image.fromarray(m))))
