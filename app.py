@@ -285,7 +285,9 @@ def load_example_ui(name: str):
     example's Inpaint area and padding (the defaults when it sets none)."""
     image, mask, ex = load_example(name)
     return (
-        editor_value(image, None if ex.uploaded else mask),
+        # canvas_size = the image's: Gradio otherwise centres layers in its default 800×800 canvas,
+        # and the painted mask shows away from where it is.
+        gr.ImageEditor(value=editor_value(image, None if ex.uploaded else mask), canvas_size=image.size),
         mask if ex.uploaded else None,
         ex.description,
         ex.settings.get("inpaint_full_res", False),
@@ -306,6 +308,7 @@ def build_demo() -> gr.Blocks:
                 example_info = gr.Markdown(first.description)
                 editor = gr.ImageEditor(
                     value=editor_value(first_image, first_mask),
+                    canvas_size=first_image.size,
                     type="pil",
                     image_mode="RGBA",
                     format="png",  # lossless: a WebP round trip would soften the painted alpha

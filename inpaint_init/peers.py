@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ._deps import diffusers
+
 __all__ = ["PeerPrep", "diffusers_prepare", "comfy_vae_encode_for_inpaint", "latent_mask_rules", "LATENT_RULES"]
 
 
@@ -54,8 +56,7 @@ def diffusers_prepare(
 ) -> PeerPrep:
     """diffusers' inpaint preparation. ``width``/``height`` default to the image's, floored to
     multiples of 8 (``get_default_height_width``)."""
-    from diffusers.image_processor import VaeImageProcessor
-
+    VaeImageProcessor = diffusers().image_processor.VaeImageProcessor
     image_processor = VaeImageProcessor(vae_scale_factor=8)
     mask_processor = VaeImageProcessor(vae_scale_factor=8, do_normalize=False, do_binarize=True, do_convert_grayscale=True)
     notes = []

@@ -20,12 +20,15 @@ Schedules come from diffusers' schedulers with the SD1.x training config (scaled
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import torch
 from PIL import Image
+
+from ._deps import diffusers
 
 __all__ = ["SAMPLERS", "SamplerPlan", "plan_img2img", "noised_start", "kdiffusion_sigmas", "sigma_schedule_plot"]
 
@@ -69,16 +72,15 @@ def kdiffusion_sigmas(steps: int) -> np.ndarray:
 
 @lru_cache(maxsize=64)
 def _schedule(sampler: str, steps: int) -> tuple[float, ...]:
-    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler, EulerDiscreteScheduler
-
+    d = diffusers()
     if sampler == "Euler":
-        s = EulerDiscreteScheduler(**SD1_TRAINING, timestep_spacing="linspace")
+        s = d.EulerDiscreteScheduler(**SD1_TRAINING, timestep_spacing="linspace")
     elif sampler == "Euler a":
-        s = EulerAncestralDiscreteScheduler(**SD1_TRAINING, timestep_spacing="linspace")
+        s = d.EulerAncestralDiscreteScheduler(**SD1_TRAINING, timestep_spacing="linspace")
     elif sampler == "DPM++ 2M":
-        s = DPMSolverMultistepScheduler(**SD1_TRAINING, use_karras_sigmas=True)
+        s = d.DPMSolverMultistepScheduler(**SD1_TRAINING, use_karras_sigmas=True)
     elif sampler == "DDIM":
-        s = DDIMScheduler(**SD1_TRAINING, timestep_spacing="leading", steps_offset=1, set_alpha_to_one=False)
+        s = d.DDIMScheduler(**SD1_TRAINING, timestep_spacing="leading", steps_offset=1, set_alpha_to_one=False)
         s.set_timesteps(steps)
         ac = s.alphas_cumprod[s.timesteps.long()].double().numpy()
         return tuple(np.append(np.sqrt((1 - ac) / ac), 0.0).tolist())
@@ -118,8 +120,18 @@ def noised_start(init_latent: torch.Tensor, noise: torch.Tensor, plan: SamplerPl
     return init_latent + noise.to(init_latent) * plan.sigma_start
 
 
+_MATPLOTLIB = threading.Lock()
+
+
 def sigma_schedule_plot(plan: SamplerPlan, size: tuple[int, int] = (640, 260)) -> Image.Image:
     """σ per step (log scale), the part that runs in colour, the img2img start marked."""
+    # matplotlib's text layout is not thread-safe (its parsers raise under concurrent first use);
+    # the app renders from several worker threads.
+    with _MATPLOTLIB:
+        return _sigma_schedule_plot(plan, size)
+
+
+def _sigma_schedule_plot(plan: SamplerPlan, size: tuple[int, int]) -> Image.Image:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

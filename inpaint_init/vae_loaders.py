@@ -25,6 +25,7 @@ from typing import Literal
 
 import torch
 
+from ._deps import diffusers
 from .vae import default_device
 
 __all__ = ["VAELoadError", "DiffusersKLVAE", "TinyVAE", "load_vae", "read_state_dict", "POSTERIOR_CHOICES"]
@@ -244,7 +245,7 @@ def _load_single_file(path: Path, family: Family, posterior: str, seed: int, dev
         return _tiny_from_state(state, path, device, f"TAESD from {path.name}")
     fam, how = _detect_family(path, raw.keys(), metadata, family)
     config = _kl_config(state, layout, fam)
-    from diffusers import AutoencoderKL
+    AutoencoderKL = diffusers().AutoencoderKL
 
     where = f"{path.name}" + (f" ({prefix[:-1]} of a full checkpoint)" if prefix else "")
     try:
@@ -262,7 +263,7 @@ def _load_single_file(path: Path, family: Family, posterior: str, seed: int, dev
 
 
 def _tiny_from_state(state, path: Path, device, desc: str) -> TinyVAE:
-    from diffusers import AutoencoderTiny
+    AutoencoderTiny = diffusers().AutoencoderTiny
 
     latent = state[_last_conv(state, "encoder")].shape[0]
     model = AutoencoderTiny(latent_channels=latent)
@@ -362,7 +363,8 @@ def _load_diffusers_folder(folder: Path, config_file: Path, family: Family, post
     except (OSError, json.JSONDecodeError) as e:
         raise VAELoadError(f"{config_file} is not valid JSON: {e}") from e
     cls = config.get("_class_name")
-    from diffusers import AutoencoderKL, AutoencoderTiny
+    d = diffusers()
+    AutoencoderKL, AutoencoderTiny = d.AutoencoderKL, d.AutoencoderTiny
 
     try:
         if cls == "AutoencoderTiny":

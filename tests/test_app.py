@@ -101,9 +101,13 @@ class TestFunctions:
         assert np.unique(np.asarray(views["binary_mask"][0])).tolist() == [100]
 
     @pytest.mark.parametrize("name", [e.name for e in EXAMPLES])
-    def test_every_example_runs(self, name):
+    def test_every_example_runs_and_fits_the_canvas(self, name):
         editor, mask_upload, description, full_res, padding = app.load_example_ui(name)
-        out = app.compute(editor, mask_upload, **(DEFAULTS | dict(width=64, height=64, inpaint_full_res=full_res, inpaint_full_res_padding=padding)))
+        image, mask, ex = load_example(name)
+        # The editor's canvas is the image's size, so a painted layer shows where it is.
+        assert editor.canvas_size == image.size
+        value = app.editor_value(image, None if ex.uploaded else mask)
+        out = app.compute(value, mask_upload, **(DEFAULTS | dict(width=64, height=64, inpaint_full_res=full_res, inpaint_full_res_padding=padding)))
         views, summary, notes = outputs_by_name(out)
         assert views["blurred_mask"][0].getbbox() is not None and description
 

@@ -185,3 +185,34 @@ class TestApp:
         img.save(good)
         out = client.predict({"background": handle_file(str(good)), "layers": [], "composite": None, "id": None}, None, *DEFAULTS.values(), api_name="/compute")
         assert "1×4×16×16" in out[-2]
+
+
+def test_cold_start_from_several_threads_at_once(tmp_path):
+    """Two app refreshes start together at page load. In a fresh process (nothing imported yet),
+    concurrent first runs must not trip over diffusers' lazy import or matplotlib's text layout."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "cold.py"
+    script.write_text(
+        "import threading\n"
+        "from PIL import Image\n"
+        "from inpaint_init import InitParams, run_init\n"
+        "from inpaint_init.views import render_views\n"
+        "errors = []\n"
+        "def work(i):\n"
+        "    try:\n"
+        "        img = Image.new('RGB', (32, 32), 'gray')\n"
+        "        p = InitParams(width=32, height=32, seed=1, steps=10 + i, sampler_name=['Euler', 'DDIM', 'DPM++ 2M', 'Euler a'][i % 4])\n"
+        "        render_views(run_init(img, Image.new('L', (32, 32), 255), p), img)\n"
+        "    except Exception as e:\n"
+        "        errors.append(repr(e))\n"
+        "threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "print('ERRORS', errors)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, str(script)], cwd=root, capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert "ERRORS []" in out.stdout, out.stdout + out.stderr[-2000:]
