@@ -99,6 +99,17 @@ def mask_from_editor(editor: dict | None) -> tuple[Image.Image | None, Image.Ima
 
 
 def params_from_controls(values: dict) -> InitParams:
+    """InitParams from the controls; an emptied or garbled field is an InitError naming it."""
+    for name, value in values.items():
+        if value is None or (isinstance(value, float) and value != value):
+            raise InitError(f"'{name}' has no value: fill it in (the webui's default is {getattr(InitParams(), name, '–')!r}).")
+    try:
+        return _params(values)
+    except (TypeError, ValueError) as e:
+        raise InitError(f"a control has a value of the wrong kind: {e}") from e
+
+
+def _params(values: dict) -> InitParams:
     return InitParams(
         width=int(values["width"]),
         height=int(values["height"]),

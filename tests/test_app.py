@@ -93,6 +93,8 @@ class TestFunctions:
         assert "multiple of 8" in out[-1] and "⛔" in out[-1]
         out = app.compute(None, None, **DEFAULTS)
         assert "Load or upload an image" in out[-1]
+        out = app.compute(app.editor_value(img, layer), None, **(DEFAULTS | dict(seed=None)))
+        assert "'seed' has no value" in out[-1]
 
     def test_uploaded_mask_overrides_painting_and_stays_raw(self):
         img, layer = small_case()
