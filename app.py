@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from inpaint_init import CheapApproxVAE, InitError, InitParams, StageCache, create_binary_mask, run_init  # noqa: E402
+from inpaint_init.cache import image_digest  # noqa: E402
 from inpaint_init.pipeline import MAX_PIXELS  # noqa: E402
 from inpaint_init.examples import EXAMPLES, load_example  # noqa: E402
 from inpaint_init.resize import RESIZE_MODE_LABELS  # noqa: E402
@@ -194,21 +195,35 @@ def compute(
     vae,
     vae_posterior,
     vae_sample_seed,
+    shown=None,
     progress=gr.Progress(),
 ):
-    """Run init for the current inputs; returns every view (image, caption), the summary and
-    the notes. On bad input the views keep their previous pictures and the notes say why."""
+    """Run init for the current inputs; returns every view (image, caption), the summary, the
+    notes and ``shown``. On bad input the views keep their previous pictures and the notes say why.
+
+    ``shown`` (a session's gr.State: view → content digest of the picture it shows) lets an
+    unchanged picture be skipped: Gradio encodes every picture sent as PNG, which costs far more
+    than computing it, and most controls change only a few views. None: send everything.
+    """
     values = {k: v for k, v in locals().items() if k in CONTROL_NAMES}
     n_views = len(VIEW_NAMES)
     try:
         image, result = run_current(editor, mask_upload, values, progress)
     except InitError as e:
-        return (*[gr.skip()] * (2 * n_views), gr.skip(), notes_markdown(None, str(e)))
+        return (*[gr.skip()] * (2 * n_views), gr.skip(), notes_markdown(None, str(e)), gr.skip())
     views = render_views(result, image)
+    shown = dict(shown) if shown is not None else None
     out = []
     for key in VIEW_NAMES:
-        out += [views[key].image, views[key].caption]
-    return (*out, summary_markdown(result), notes_markdown(result))
+        picture = views[key].image
+        if shown is not None:
+            digest = image_digest(picture)
+            if shown.get(key, "unset") == digest:
+                picture = gr.skip()
+            else:
+                shown[key] = digest
+        out += [picture, views[key].caption]
+    return (*out, summary_markdown(result), notes_markdown(result), shown if shown is not None else gr.skip())
 
 
 def controls_from_params(params: InitParams) -> list:
@@ -413,12 +428,13 @@ def build_demo() -> gr.Blocks:
             model_kind, mask_weight, color_correction, sampler_name, steps, strength, fix_steps, vae, vae_posterior, vae_seed,
         ]  # fmt: skip
         assert len(controls) == len(CONTROL_NAMES)
-        outputs = [*view_outputs, summary, notes]
+        shown = gr.State({})  # per session (Gradio copies it): what each view shows now, see compute()
+        outputs = [*view_outputs, summary, notes, shown]
         inputs = [editor, mask_upload, *controls]
         gr.on(
             triggers=[editor.change, mask_upload.change, *[c.change for c in controls]],
             fn=compute,
-            inputs=inputs,
+            inputs=[*inputs, shown],
             outputs=outputs,
             trigger_mode="always_last",
             show_progress="minimal",
@@ -430,7 +446,7 @@ def build_demo() -> gr.Blocks:
         export_btn.click(export_ui, inputs=inputs, outputs=[export_file, export_status], api_name="export")
         compare_btn.click(compare_ui, inputs=[editor, mask_upload, grow, *controls], outputs=[compare_gallery, compare_table], api_name="compare")
         vae_load.click(load_vae_ui, inputs=[vae_path, vae_family], outputs=[vae, vae_status], api_name="load_vae")
-        demo.load(compute, inputs=inputs, outputs=outputs, api_visibility="private")
+        demo.load(compute, inputs=[*inputs, shown], outputs=outputs, api_visibility="private")
     return demo
 
 

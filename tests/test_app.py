@@ -39,7 +39,9 @@ VIEW_KEYS = list(VIEW_NAMES)
 
 
 def outputs_by_name(out):
-    """compute()'s tuple → {view: (image, caption)}, summary, notes."""
+    """compute()'s tuple (less its trailing state) → {view: (image, caption)}, summary, notes."""
+    if len(out) == 2 * len(VIEW_KEYS) + 3:
+        out = out[:-1]
     views = {k: (out[2 * i], out[2 * i + 1]) for i, k in enumerate(VIEW_KEYS)}
     return views, out[-2], out[-1]
 
@@ -71,7 +73,7 @@ class TestFunctions:
         img, layer = small_case()
         out = app.compute(app.editor_value(img, layer), None, **DEFAULTS)
         views, summary, notes = outputs_by_name(out)
-        assert len(out) == 2 * len(VIEW_NAMES) + 2
+        assert len(out) == 2 * len(VIEW_NAMES) + 3
         for key in ("binary_mask", "blurred_mask", "processed", "filled", "decoded", "latent_mask", "init_latent", "paste_back"):
             assert isinstance(views[key][0], Image.Image), key
         assert "1×4×16×16" in summary and "No warnings" in notes
@@ -89,12 +91,12 @@ class TestFunctions:
 
         img, layer = small_case()
         out = app.compute(app.editor_value(img, layer), None, **(DEFAULTS | dict(width=100)))
-        assert all(isinstance(o, type(gr.skip())) for o in out[:-1])
-        assert "multiple of 8" in out[-1] and "⛔" in out[-1]
+        assert all(isinstance(o, type(gr.skip())) for o in out[:-2] + out[-1:])
+        assert "multiple of 8" in out[-2] and "⛔" in out[-2]
         out = app.compute(None, None, **DEFAULTS)
-        assert "Load or upload an image" in out[-1]
+        assert "Load or upload an image" in out[-2]
         out = app.compute(app.editor_value(img, layer), None, **(DEFAULTS | dict(seed=None)))
-        assert "'seed' has no value" in out[-1]
+        assert "'seed' has no value" in out[-2]
 
     def test_uploaded_mask_overrides_painting_and_stays_raw(self):
         img, layer = small_case()
@@ -147,7 +149,21 @@ class TestLaunchedApp:
         out1 = client.predict(editor, None, *DEFAULTS.values(), api_name="/compute")
         assert "max |z| in regenerated cells 0 " in out3[lat_i] + " "
         assert "max |z| in regenerated cells 0 " not in out1[lat_i] + " "
-        assert Path(out3[2 * VIEW_KEYS.index("blurred_mask")]).exists()
+        assert Path(out0[2 * VIEW_KEYS.index("blurred_mask")]).exists()
+
+    def test_unchanged_pictures_are_not_sent_again(self):
+        img, layer = small_case()
+        editor = app.editor_value(img, layer)
+        first = app.compute(editor, None, **DEFAULTS, shown={})
+        state = first[-1]
+        assert set(state) == set(VIEW_KEYS)
+        second = app.compute(editor, None, **(DEFAULTS | dict(mask_blur_x=9)), shown=state)
+        views, _, _ = outputs_by_name(second[:-1])
+        skip = type(__import__("gradio").skip())
+        # A blur change redraws the mask views and keeps the image-side ones.
+        assert isinstance(views["blurred_mask"][0], Image.Image) and isinstance(views["overlay"][0], Image.Image)
+        assert isinstance(views["processed"][0], skip) and isinstance(views["decoded"][0], skip)
+        assert "blur x 9" in views["blurred_mask"][1]  # captions are always sent
 
     def test_two_clients_do_not_mix_results(self, running_app, tmp_path):
         from gradio_client import Client

@@ -161,7 +161,7 @@ class TestApp:
 
         img, layer = small_case()
         out = app.compute(app.editor_value(img, layer), Image.new("L", (30, 20), 255), **DEFAULTS)
-        assert "does not check this" in out[-1]
+        assert "does not check this" in out[-2]
 
     def test_bad_uploads_through_the_server_leave_it_up(self, running_app, tmp_path):
         from gradio_client import Client, handle_file
