@@ -20,8 +20,23 @@ from .overlay import apply_overlay, flatten, make_overlay
 from .pipeline import BLANK_MASK_NOTE, STAGES, InitError, InitParams, InitResult, run_init
 from .resize import RESIZE_MODE_LABELS, ResizeMode, interpolate_latent, resize_image
 from .vae import CheapApproxVAE, VAEBackend, default_device
+from .vae_loaders import VAELoadError, load_vae
+from .sampler import SAMPLERS, SamplerPlan, plan_img2img
+from .webui_io import parse_api_payload, params_from_infotext, read_png_infotext
+from .export import export_result
+from .compare import compare
 
 __all__ = [
+    "SAMPLERS",
+    "SamplerPlan",
+    "VAELoadError",
+    "compare",
+    "export_result",
+    "load_vae",
+    "params_from_infotext",
+    "parse_api_payload",
+    "plan_img2img",
+    "read_png_infotext",
     "BLANK_MASK_NOTE",
     "CheapApproxVAE",
     "InitError",
