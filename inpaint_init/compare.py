@@ -29,11 +29,9 @@ class Comparison:
     table: str
 
 
-def _to_tensor(image: Image.Image) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
-
-
 def _to_pil(x: torch.Tensor) -> Image.Image:
+    # Rounded, not truncated like the webui's decode (pipeline._tensor_to_pil): these tensors
+    # came from uint8 pixels, and rounding gives those pixels back exactly.
     return Image.fromarray(((x[0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round().byte().numpy())
 
 

@@ -8,8 +8,11 @@ runs again only when the pixels it would encode changed.
 
 from __future__ import annotations
 
+import itertools
 import random
+import threading
 import time
+import weakref
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Hashable, Sequence
 
@@ -263,12 +266,29 @@ def _default_vae() -> CheapApproxVAE:
     return _DEFAULT_VAE
 
 
+_VAE_TOKENS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_VAE_COUNTER = itertools.count()
+_VAE_TOKENS_LOCK = threading.Lock()
+
+
 def _vae_identity(vae) -> Hashable | None:
-    """A cache identity for a deterministic VAE; None means: never cache its outputs."""
+    """A cache identity for a deterministic VAE; None means: never cache its outputs.
+
+    A backend's own ``cache_identity`` wins; otherwise a token held for as long as the object
+    lives (not ``id()``, which a later object can reuse and so inherit stale cache entries).
+    """
     if not getattr(vae, "deterministic", False):
         return None
     identity = getattr(vae, "cache_identity", None)
-    return identity if identity is not None else (type(vae).__name__, id(vae), getattr(vae, "name", ""))
+    if identity is not None:
+        return identity
+    try:
+        with _VAE_TOKENS_LOCK:
+            if vae not in _VAE_TOKENS:
+                _VAE_TOKENS[vae] = next(_VAE_COUNTER)
+            return ("backend", _VAE_TOKENS[vae])
+    except TypeError:  # not weak-referenceable or not hashable: do not cache
+        return None
 
 
 def run_init(

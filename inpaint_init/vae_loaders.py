@@ -16,6 +16,7 @@ diffusers is imported only when a real VAE is loaded (it takes seconds).
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import pickle
 import re
@@ -37,6 +38,7 @@ POSTERIOR_CHOICES = ("sample", "mean")
 PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin"}
 
 Family = Literal["auto", "sd1", "sdxl"]
+_TOKENS = itertools.count()
 
 
 class VAELoadError(ValueError):
@@ -77,13 +79,16 @@ class DiffusersKLVAE:
         self.latent_channels = int(model.config.latent_channels)
         self.posterior = posterior
         self.seed = int(seed)
+        self.token = next(_TOKENS)  # shared by with_posterior() copies: same weights
         self.description = description or "AutoencoderKL"
         self.name = self._describe()
 
     @property
     def cache_identity(self):
         """What decides this backend's outputs, for the stage cache (copies share the model)."""
-        return ("kl", id(self.model), self.posterior, self.seed, self.scaling_factor, str(self.dtype))
+        # A token, not id(self.model): a freed model's id can be reused by the next one loaded,
+        # which would then be served the old model's cached latents.
+        return ("kl", self.token, self.posterior, self.seed, self.scaling_factor, str(self.dtype))
 
     def with_posterior(self, posterior: str, seed: int) -> "DiffusersKLVAE":
         """The same model with another posterior choice (a shallow copy: weights are shared)."""

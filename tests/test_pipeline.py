@@ -295,3 +295,41 @@ def test_timings_and_progress():
     r = run_init(img, mask, InitParams(width=32, height=32, seed=1, inpainting_fill=0), progress=lambda f, s: seen.append((f, s)))
     assert {"binary_mask", "blur", "fill", "encode", "latent_mask"} <= set(r.timings)
     assert all(t >= 0 for t in r.timings.values()) and seen and all(0 <= f < 1 for f, _ in seen)
+
+
+def test_a_new_backend_never_gets_a_freed_ones_cached_latents():
+    """Cache identity must not be id(): a freed backend's id is often reused at once."""
+    import gc
+
+    class Constant:
+        deterministic = True
+        latent_channels = 4
+        name = "constant"
+
+        def __init__(self, value):
+            self.value = value
+
+        def encode(self, x):
+            return torch.full((x.shape[0], 4, x.shape[-2] // 8, x.shape[-1] // 8), self.value)
+
+        def decode(self, z):
+            return torch.zeros(z.shape[0], 3, z.shape[-2] * 8, z.shape[-1] * 8)
+
+    img, mask = random_case(16, 32, 32)
+    cache = StageCache()
+    p = InitParams(width=32, height=32, seed=1)
+    for value in range(20):
+        r = run_init(img, mask, p, vae=Constant(float(value)), cache=cache)
+        assert torch.all(r.encoded_latent == value)
+        gc.collect()
+
+
+def test_kl_posterior_copies_share_the_cache_but_new_loads_do_not(tmp_path):
+    from inpaint_init.vae_loaders import load_vae
+    from vae_factories import tiny_kl
+
+    tiny_kl().save_pretrained(tmp_path / "vae")
+    a = load_vae(tmp_path / "vae", device="cpu")
+    assert a.with_posterior("sample", 0).cache_identity == a.cache_identity
+    assert a.with_posterior("mean", 0).cache_identity != a.cache_identity
+    assert load_vae(tmp_path / "vae", device="cpu").cache_identity != a.cache_identity
