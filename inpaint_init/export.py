@@ -107,9 +107,9 @@ def labelled_grid(
     return sheet
 
 
-def contact_sheet(result: InitResult, image: Image.Image, columns: int = 4, tile: int = 256) -> Image.Image:
-    """Every view with its title, ``columns`` to a row."""
-    views = render_views(result, image)
+def contact_sheet(result: InitResult, image: Image.Image, columns: int = 4, tile: int = 256, views=None) -> Image.Image:
+    """Every view with its title, ``columns`` to a row (``views``: already rendered ones)."""
+    views = views if views is not None else render_views(result, image)
     keys = [k for k in VIEW_NAMES if views[k].image is not None]
     rows = [keys[i : i + columns] for i in range(0, len(keys), columns)]
     return labelled_grid(
@@ -138,7 +138,8 @@ def export_result(result: InitResult, image: Image.Image, out_dir: str | Path) -
     for name in LIST_IMAGE_FIELDS:
         for i, img in enumerate(getattr(result, name)):
             save(img, out / "stages" / f"{name}_{i}.png")
-    for key, view in render_views(result, image).items():
+    views = render_views(result, image)
+    for key, view in views.items():
         if view.image is not None:
             save(view.image, out / "views" / f"{key}.png")
     # clone(): init_latent is the same tensor as encoded_latent when no latent fill applies.
@@ -149,7 +150,7 @@ def export_result(result: InitResult, image: Image.Image, out_dir: str | Path) -
     written.append(out / "tensors.safetensors")
     (out / "report.json").write_text(json.dumps(report(result), indent=2, default=str))
     written.append(out / "report.json")
-    save(contact_sheet(result, image), out / "contact_sheet.png")
+    save(contact_sheet(result, image, views=views), out / "contact_sheet.png")
     return written
 
 
