@@ -34,21 +34,13 @@ def latent_masks(small_mask: Image.Image, channels: int, mask_round: bool) -> tu
     return torch.from_numpy(1.0 - lat), torch.from_numpy(lat)
 
 
-def create_noise(shape: tuple[int, ...], seeds: list[int]) -> torch.Tensor:
-    """One ``torch.randn(shape)`` per seed after ``torch.manual_seed(seed)``, on the CPU.
+def create_noise(shape: tuple[int, ...], seeds: list[int], source: str = "CPU") -> torch.Tensor:
+    """The latent-noise fill's noise: B×shape, the first ``randn(shape)`` of each seed from the
+    webui's random ``source`` ("CPU": ``torch.manual_seed(seed); torch.randn(shape)``; "GPU",
+    "NV": see :mod:`inpaint_init.noise`). The caller's global torch RNG state is untouched."""
+    from .noise import first_draws
 
-    This is the webui's noise with its CPU generator; its GPU generator draws differently.
-    The global torch RNG state is restored afterwards so the caller's randomness is untouched.
-    """
-    state = torch.random.get_rng_state()
-    try:
-        out = []
-        for seed in seeds:
-            torch.manual_seed(int(seed))
-            out.append(torch.randn(shape))
-        return torch.stack(out)
-    finally:
-        torch.random.set_rng_state(state)
+    return first_draws(shape, seeds, source)
 
 
 def apply_latent_fill(

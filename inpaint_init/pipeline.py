@@ -25,11 +25,12 @@ from .color import setup_color_correction
 from .conditioning import MODEL_KINDS, conditioning_mask_tensor, inpainting_conditioning, standard_conditioning
 from .crop import expand_crop_region, get_crop_region, paste_to_from_region
 from .fill import fill
-from .latent import apply_latent_fill, create_noise, latent_mask_image, latent_masks
+from .latent import apply_latent_fill, latent_mask_image, latent_masks
 from .masks import blur_mask, create_binary_mask, invert_mask, to_mask_image
+from .noise import RANDN_SOURCES, SEED_MAX, cuda_available, describe_source, first_draws, image_rng_first
 from .overlay import DEFAULT_BACKGROUND, flatten, make_overlay
 from .resize import ResizeMode, interpolate_latent, resize_image
-from .sampler import SAMPLERS, SamplerPlan, noised_start, plan_img2img
+from .sampler import SAMPLERS, SamplerPlan, plan_img2img, start_latent
 from .vae import CheapApproxVAE
 
 __all__ = ["InitError", "InitParams", "InitResult", "run_init", "STAGES", "BLANK_MASK_NOTE", "MAX_PIXELS"]
@@ -46,6 +47,7 @@ STAGES = (
     "color_correction",
     "encode",
     "latent_mask",
+    "noise",
     "latent_fill",
     "conditioning",
     "sampler_start",
@@ -58,12 +60,32 @@ BLANK_MASK_NOTE = (
 )
 
 MAX_SIDE = 8192
+#: Largest mask blur accepted. The webui's slider stops at 64, its API takes any number, and
+#: OpenCV's cost grows with the kernel (2·int(2.5·blur + 0.5) + 1 taps): blur 512 takes ~0.65 s
+#: at 512² and ~7 s at 2048² on 2 cores; 20000 would take minutes for a mask that is flat anyway.
+MAX_BLUR = 512
 #: Largest input image accepted, in pixels (a decompression bomb is refused, not decoded).
 MAX_PIXELS = 8192 * 8192
 
 
 class InitError(ValueError):
     """A problem with the inputs, described in words a user can act on."""
+
+
+def _integer(p, name: str) -> int:
+    """The parameter as an int (bools and NumPy integers count), or an InitError naming it."""
+    v = getattr(p, name)
+    if not isinstance(v, (int, np.integer, np.bool_)):
+        raise InitError(f"{name} must be a whole number, got {v!r} ({type(v).__name__})")
+    return int(v)
+
+
+def _real(p, name: str) -> float:
+    """The parameter as a finite float, or an InitError naming it."""
+    v = getattr(p, name)
+    if not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+        raise InitError(f"{name} must be a finite number, got {v!r}")
+    return float(v)
 
 
 @dataclass(frozen=True)
@@ -94,39 +116,76 @@ class InitParams:
     color_correction: bool = False
     model_kind: str = "standard"
     background_color: str = DEFAULT_BACKGROUND
+    #: The webui's "Random number generator source" option: "GPU" (its default), "CPU" or "NV".
+    randn_source: str = "GPU"
+    #: Variation seed (-1: random) and its strength; 0 strength means no variation.
+    subseed: int = -1
+    subseed_strength: float = 0.0
+    #: "Seed resize from" width/height; off unless both are > 0 (the UI's 0, the API's -1).
+    seed_resize_from_w: int = 0
+    seed_resize_from_h: int = 0
+    #: "Eta noise seed delta": changes only the sampler's later draws, kept for the infotext.
+    eta_noise_seed_delta: int = 0
+    #: "Noise multiplier for img2img" (initial_noise_multiplier) and "Extra noise multiplier for
+    #: img2img and hires fix" (img2img_extra_noise): both act on the sampler's start only.
+    initial_noise_multiplier: float = 1.0
+    img2img_extra_noise: float = 0.0
     #: A caller-supplied mask that replaces the blurred mask for the fill and the latent mask
     #: only (no invert, blur or crop). Compared by content in cache keys, not by identity.
     latent_mask: Image.Image | None = field(default=None, compare=False, repr=False)
 
     def validate(self) -> None:
-        """Raise :class:`InitError` naming the first parameter that is out of range."""
+        """Raise :class:`InitError` naming the first parameter that is of the wrong kind or out of
+        range."""
         for name in ("width", "height"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v <= 0 or v % 8 or v > MAX_SIDE:
+            v = _integer(self, name)
+            if not 8 <= v <= MAX_SIDE:
                 raise InitError(
-                    f"{name} must be a positive multiple of 8 up to {MAX_SIDE} (the latent is 1/8 of it), got {v!r}"
+                    f"{name} must be between 8 and {MAX_SIDE} (the latent is {name} // 8 cells), got {v!r}"
                 )
-        for name in ("mask_blur_x", "mask_blur_y", "inpaint_full_res_padding"):
-            v = getattr(self, name)
-            if not np.isfinite(v) or v < 0:
-                raise InitError(f"{name} must be 0 or more, got {v!r}")
+        for name in ("mask_blur_x", "mask_blur_y"):
+            v = _real(self, name)
+            if not 0 <= v <= MAX_BLUR:
+                raise InitError(
+                    f"{name} must be between 0 and {MAX_BLUR} (the webui's slider stops at 64; wider blurs only "
+                    f"cost time), got {v!r}"
+                )
+        v = _integer(self, "inpaint_full_res_padding")
+        if not 0 <= v <= 2 * MAX_SIDE:
+            raise InitError(f"inpaint_full_res_padding must be between 0 and {2 * MAX_SIDE}, got {v!r}")
         choices = {
             "inpainting_fill": (0, 1, 2, 3),
             "resize_mode": (0, 1, 2, 3),
             "inpainting_mask_invert": (0, 1),
             "model_kind": MODEL_KINDS,
             "sampler_name": SAMPLERS,
+            "randn_source": RANDN_SOURCES,
         }
         for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise InitError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if not 1 <= self.batch_size <= 64:
+            value = getattr(self, name)
+            try:
+                ok = isinstance(value, Hashable) and value in allowed
+            except TypeError:
+                ok = False
+            if not ok:
+                raise InitError(f"{name} must be one of {allowed}, got {value!r}")
+        if not 1 <= _integer(self, "batch_size") <= 64:
             raise InitError(f"batch_size must be between 1 and 64, got {self.batch_size!r}")
-        if not np.isfinite(self.inpainting_mask_weight):
-            raise InitError("inpainting_mask_weight must be a finite number")
-        if not 0 <= self.denoising_strength <= 1:
+        for name in ("seed", "subseed"):
+            v = _integer(self, name)
+            if not -(2**63) <= v <= SEED_MAX:
+                raise InitError(
+                    f"{name} {v} is outside what torch.manual_seed accepts (-2^63 … 2^64-1); the webui fails on it too"
+                )
+        for name in ("seed_resize_from_w", "seed_resize_from_h"):
+            if _integer(self, name) > MAX_SIDE:
+                raise InitError(f"{name} must be at most {MAX_SIDE} (0 or less: off), got {getattr(self, name)!r}")
+        _integer(self, "eta_noise_seed_delta")
+        for name in ("inpainting_mask_weight", "subseed_strength", "initial_noise_multiplier", "img2img_extra_noise"):
+            _real(self, name)
+        if not 0 <= _real(self, "denoising_strength") <= 1:
             raise InitError(f"denoising_strength must be between 0 and 1, got {self.denoising_strength!r}")
-        if not 1 <= self.steps <= 1000:
+        if not 1 <= _integer(self, "steps") <= 1000:
             raise InitError(f"steps must be between 1 and 1000, got {self.steps!r}")
         if self.img2img_fix_steps and self.denoising_strength == 0:
             raise InitError("denoising strength 0 with 'fix steps' leaves no schedule to run")
@@ -175,9 +234,12 @@ class InitResult:
     decoded_init_latent: Image.Image | None
     decoded_init_latent_approx: Image.Image | None  # the weightless approximation's decode, for comparison
     sampler_plan: SamplerPlan
-    start_latent: torch.Tensor  # init_latent + noise · sigma_start: what the first step sees
+    start_latent: torch.Tensor  # what the first sampling step sees (init latent + scaled noise)
+    start_noise: torch.Tensor  # the sampler's first noise (ImageRNG's first draw), before the multiplier
     decoded_start_latent: Image.Image | None
-    seeds: list[int]
+    seeds: list[int]  # the batch's all_seeds (all equal to the seed when a variation strength is set)
+    subseeds: list[int]
+    noise_source: str  # which generator drew the noise here, and how exactly it is the webui's
     batch_size: int
     inpaint_full_res: bool
     vae_name: str
@@ -470,17 +532,29 @@ def run_init(
     if p.resize_mode == ResizeMode.LATENT_UPSCALE:
         encoded = interpolate_latent(encoded, p.height, p.width)
     latent_hw = tuple(encoded.shape[-2:])
+    if latent_hw != (p.height // 8, p.width // 8):
+        # A full VAE floors each halving, so its latent is (H//8, W//8) like the noise and the mask;
+        # TAESD's padding rounds up instead (spec §12, unverified against the webui).
+        raise InitError(
+            f"the VAE ({getattr(vae, 'name', type(vae).__name__)}) made a {latent_hw[1]}×{latent_hw[0]} latent from "
+            f"{filled[0].width}×{filled[0].height} pixels, but the noise and the mask are {p.width // 8}×{p.height // 8} "
+            "(width // 8 × height // 8): the webui fails here too. Use a size that is a multiple of 8 with this VAE."
+        )
+    if p.width % 8 or p.height % 8:
+        notes.append(
+            f"{p.width}×{p.height} is not a multiple of 8: the latent is {p.width // 8}×{p.height // 8} cells and decodes to "
+            f"{p.width // 8 * 8}×{p.height // 8 * 8}. "
+            + (
+                "In Only masked mode the result is resized into the paste box, so the output keeps the original size."
+                if full_res
+                else f"In whole-picture mode the webui's output is that size: the last {p.width % 8} columns and "
+                f"{p.height % 8} rows are lost."
+            )
+        )
 
-    # §9 latent mask and latent fills
-    if seeds is None:
-        base = p.seed
-        if base == -1:
-            base = random.randrange(4294967294)
-            notes.append(f"Seed -1: picked {base} at random (the webui does the same).")
-        seeds = [int(base) + i for i in range(batch_size)]
-    seeds = [int(s) for s in seeds][:batch_size]
-    if len(seeds) < batch_size:
-        raise InitError(f"{len(seeds)} seeds given for a batch of {batch_size}")
+    # §9 latent mask and latent fills; the seeds as the webui's job derives them (§11)
+    seeds, subseeds = _job_seeds(p, seeds, batch_size, notes)
+    noise_key = (p.randn_source, cuda_available() if p.randn_source == "GPU" else None)
     small_mask = msk = nmsk = noise = None
     init_latent = encoded
     if image_mask is not None:
@@ -489,7 +563,9 @@ def run_init(
         )
         msk, nmsk = latent_masks(small_mask, encoded.shape[1], p.mask_round)
         if p.inpainting_fill == 2:
-            noise = create_noise(tuple(encoded.shape[1:]), seeds)
+            shape = tuple(encoded.shape[1:])
+            # The same key as a plain start noise below: without variation or resize they are one draw.
+            noise = run("noise", (noise_key, tuple(seeds), shape, None, None), lambda: first_draws(shape, seeds, p.randn_source))
         init_latent = run("latent_fill", None, lambda: apply_latent_fill(encoded, msk.to(encoded), nmsk.to(encoded), p.inpainting_fill, noise))
 
     # §10 image conditioning
@@ -513,13 +589,27 @@ def run_init(
             lambda: inpainting_conditioning(batch() * 2 - 1, latent_hw, cond_mask, p.inpainting_mask_weight, lambda x: _encode_checked(vae, x)),
         )
 
-    # §1 the sampler's start (the same seeds' noise as the latent-noise fill, as on iteration 0)
-    def _start():
+    # §1/§11 the sampler's start: the batch's ImageRNG (variation seed, seed resize) on top of
+    # the init latent, by the sampler's own rule
+    shape = tuple(init_latent.shape[1:])
+    variation = (tuple(subseeds), p.subseed_strength) if p.subseed_strength != 0 else None
+    resize = (p.seed_resize_from_h, p.seed_resize_from_w) if p.seed_resize_from_h > 0 and p.seed_resize_from_w > 0 else None
+    start_noise = run(
+        "noise",
+        (noise_key, tuple(seeds), shape, variation, resize),
+        lambda: image_rng_first(
+            shape, seeds, subseeds, p.subseed_strength, p.seed_resize_from_h, p.seed_resize_from_w, p.randn_source
+        ),
+    )
+    try:
         plan = plan_img2img(p.sampler_name, p.steps, p.denoising_strength, p.img2img_fix_steps)
-        start_noise = noise if noise is not None else create_noise(tuple(init_latent.shape[1:]), seeds)
-        return plan, noised_start(init_latent, start_noise, plan)
-
-    plan, start_latent = run("sampler_start", None, _start)
+        start = run(
+            "sampler_start",
+            None,
+            lambda: start_latent(init_latent, start_noise, plan, p.initial_noise_multiplier, p.img2img_extra_noise),
+        )
+    except ValueError as e:
+        raise InitError(str(e)) from e
 
     decoded = decoded_init = decoded_approx = decoded_start = None
     if decode:
@@ -532,7 +622,7 @@ def run_init(
 
         decoded = _decode(encoded[:1], vae)
         decoded_init = decoded if init_latent is encoded else _decode(init_latent[:1], vae)
-        decoded_start = _decode(start_latent[:1], vae)
+        decoded_start = _decode(start[:1], vae)
         approx = CheapApproxVAE("sdxl" if abs(getattr(vae, "scaling_factor", 0) - 0.13025) < 1e-6 else "sd1")
         decoded_approx = decoded_init if isinstance(vae, CheapApproxVAE) else approx.decode_image(init_latent[:1].float().cpu())
 
@@ -562,9 +652,12 @@ def run_init(
         decoded_init_latent=decoded_init,
         decoded_init_latent_approx=decoded_approx,
         sampler_plan=plan,
-        start_latent=start_latent,
+        start_latent=start,
+        start_noise=start_noise,
         decoded_start_latent=decoded_start,
         seeds=seeds,
+        subseeds=subseeds,
+        noise_source=describe_source(p.randn_source),
         batch_size=batch_size,
         inpaint_full_res=full_res,
         vae_name=getattr(vae, "name", type(vae).__name__),
@@ -572,6 +665,32 @@ def run_init(
         cached_stages=run.cached,
         notes=notes,
     )
+
+
+def _job_seeds(p: InitParams, seeds, batch_size: int, notes: list[str]) -> tuple[list[int], list[int]]:
+    """(all_seeds, all_subseeds) of the first batch, as the webui derives them (§11): -1 picks a
+    random seed once per job; the batch counts up from the seed, except that with a variation
+    strength every image keeps the seed itself; subseeds always count up."""
+    if seeds is None:
+        base = int(p.seed)
+        if base == -1:
+            base = random.randrange(4294967294)
+            notes.append(f"Seed -1: picked {base} at random (the webui does the same).")
+        seeds = [base] * batch_size if p.subseed_strength != 0 else [base + i for i in range(batch_size)]
+    try:
+        seeds = [int(s) for s in seeds][:batch_size]
+    except (TypeError, ValueError) as e:
+        raise InitError(f"seeds must be whole numbers ({e})") from e
+    if len(seeds) < batch_size:
+        raise InitError(f"{len(seeds)} seeds given for a batch of {batch_size}")
+    if any(not -(2**63) <= s <= SEED_MAX for s in seeds):
+        raise InitError("a seed is outside what torch.manual_seed accepts (-2^63 … 2^64-1); the webui fails on it too")
+    sub = int(p.subseed)
+    if sub == -1:
+        sub = random.randrange(4294967294)
+        if p.subseed_strength != 0:
+            notes.append(f"Variation seed -1: picked {sub} at random (the webui does the same).")
+    return seeds, [sub + i for i in range(batch_size)]
 
 
 def _crop_region(blurred: Image.Image, p: InitParams):

@@ -2,10 +2,9 @@
 
 ``t_enc = int(min(denoising_strength, 0.999) * steps)``. The webui takes the schedule's sigmas
 (``steps`` values plus a final 0) from index ``steps - t_enc - 1`` on and starts sampling from
-``init_latent + noise * sigma_start``. That is ``t_enc + 1`` sampling steps. (The spec's wording
-"keeps the last t_enc + 1 sigmas" is one short: with the "fix steps" option, ``t_enc`` is
-``steps_requested - 1`` and the job must run exactly the requested number of steps, which only
-the index rule above does; ``tests/test_sampler.py`` pins this.)
+``init_latent + noise * sigma_start``: the last ``t_enc + 2`` sigmas, ``t_enc + 1`` sampling steps
+(spec §1). With the "fix steps" option ``t_enc`` is ``steps_requested - 1``, so exactly the
+requested number of steps runs; ``tests/test_sampler.py`` pins both.
 
 Schedules come from diffusers' schedulers with the SD1.x training config (scaled-linear betas
 0.00085…0.012 over 1000 steps), set up the way the webui's defaults behave:
@@ -14,8 +13,12 @@ Schedules come from diffusers' schedulers with the SD1.x training config (scaled
   interpolates σ linearly between training timesteps where k-diffusion interpolates log σ — the
   two differ by well under 1 % at 20 steps, see :func:`kdiffusion_sigmas`);
 - DPM++ 2M: Karras sigmas (its default schedule type in the webui since 1.9);
-- DDIM: uniform ("leading", offset 1) timesteps, σ = √((1−ᾱ)/ᾱ). The webui's DDIM starts from
-  √ᾱ·x + √(1−ᾱ)·ε, which is ``x + σ·ε`` scaled by √ᾱ; we show the ``x + σ·ε`` form for all.
+- DDIM: uniform ("leading", offset 1) timesteps, σ = √((1−ᾱ)/ᾱ) for the plot. DDIM is one of
+  the webui's *timesteps* samplers: it starts from ``√ᾱ_t·x + √(1−ᾱ_t)·ε`` at
+  ``t = timesteps[t_enc]`` (:func:`img2img_timestep`), which is ``x + σ·ε`` scaled by √ᾱ_t.
+
+:func:`start_latent` applies the start rule of each family with the webui's noise multiplier
+(``initial_noise_multiplier``) and extra noise (``img2img_extra_noise``), spec §11.
 """
 
 from __future__ import annotations
@@ -30,9 +33,22 @@ from PIL import Image
 
 from ._deps import diffusers
 
-__all__ = ["SAMPLERS", "SamplerPlan", "plan_img2img", "noised_start", "kdiffusion_sigmas", "sigma_schedule_plot"]
+__all__ = [
+    "SAMPLERS",
+    "TIMESTEP_SAMPLERS",
+    "SamplerPlan",
+    "plan_img2img",
+    "noised_start",
+    "start_latent",
+    "img2img_timestep",
+    "kdiffusion_sigmas",
+    "sigma_schedule_plot",
+]
 
 SAMPLERS = ("Euler", "Euler a", "DPM++ 2M", "DDIM")
+#: The webui's samplers that start from ``√ᾱ_t·x + √(1−ᾱ_t)·ε`` (DDIM, DDIM CFG++, PLMS, UniPC);
+#: the others are k-diffusion samplers that start from ``x + σ·ε``.
+TIMESTEP_SAMPLERS = ("DDIM",)
 SD1_TRAINING = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
 
 
@@ -56,9 +72,14 @@ class SamplerPlan:
         return len(self.sigmas) - 1 - self.start_index
 
 
-def _training_sigmas() -> np.ndarray:
+def _alphas_cumprod() -> np.ndarray:
+    """ᾱ of the SD training schedule, float64 (the model keeps a float32 copy of these)."""
     betas = np.linspace(SD1_TRAINING["beta_start"] ** 0.5, SD1_TRAINING["beta_end"] ** 0.5, 1000, dtype=np.float64) ** 2
-    alphas_cumprod = np.cumprod(1.0 - betas)
+    return np.cumprod(1.0 - betas)
+
+
+def _training_sigmas() -> np.ndarray:
+    alphas_cumprod = _alphas_cumprod()
     return np.sqrt((1 - alphas_cumprod) / alphas_cumprod)
 
 
@@ -116,8 +137,55 @@ def plan_img2img(sampler: str, steps: int, denoising_strength: float, fix_steps:
 
 
 def noised_start(init_latent: torch.Tensor, noise: torch.Tensor, plan: SamplerPlan) -> torch.Tensor:
-    """``init_latent + noise · σ_start``: what the first sampling step sees."""
+    """``init_latent + noise · σ_start``: the k-diffusion form of the start, for any sampler."""
     return init_latent + noise.to(init_latent) * plan.sigma_start
+
+
+def img2img_timestep(schedule_steps: int, t_enc: int) -> int:
+    """The training timestep a timesteps sampler starts img2img from: the webui's timesteps are
+    ``clip(range(0, 1000, 1000 // steps) + 1, 0, 999)`` and it starts at index ``t_enc``.
+
+    >>> img2img_timestep(20, 15)
+    751
+    """
+    stride = 1000 // schedule_steps
+    if stride == 0:
+        raise ValueError(
+            f"a timesteps sampler cannot make a schedule of {schedule_steps} steps (1000 // steps is 0); the webui fails here too"
+        )
+    timesteps = np.clip(np.arange(0, 1000, stride) + 1, 0, 999)
+    return int(timesteps[t_enc])
+
+
+def start_latent(
+    init_latent: torch.Tensor,
+    noise: torch.Tensor,
+    plan: SamplerPlan,
+    noise_multiplier: float = 1.0,
+    extra_noise: float = 0.0,
+) -> torch.Tensor:
+    """What the first sampling step sees, by the webui's rule for the plan's sampler (§11).
+
+    ``x = noise · m`` when the noise multiplier ``m`` is not 1. k-diffusion samplers:
+    ``init + x·σ_start``, then ``+ x·e`` when the extra noise ``e`` is > 0 (not scaled by σ).
+    Timesteps samplers: ``init·√ᾱ_t + x·√(1−ᾱ_t)``, then ``+ x·e·√ᾱ_t``.
+    """
+    x = noise.to(init_latent)
+    if noise_multiplier != 1:
+        x = x * noise_multiplier
+    if plan.sampler in TIMESTEP_SAMPLERS:
+        t = img2img_timestep(plan.schedule_steps, plan.t_enc)
+        # The model holds ᾱ as float32 and takes the roots in float32.
+        a = torch.tensor(_alphas_cumprod()[t], dtype=torch.float32)
+        sqrt_a, sqrt_1ma = torch.sqrt(a).to(init_latent), torch.sqrt(1 - a).to(init_latent)
+        xi = init_latent * sqrt_a + x * sqrt_1ma
+        if extra_noise > 0:
+            xi = xi + x * extra_noise * sqrt_a
+        return xi
+    xi = init_latent + x * plan.sigma_start
+    if extra_noise > 0:
+        xi = xi + x * extra_noise
+    return xi
 
 
 _MATPLOTLIB = threading.Lock()

@@ -71,6 +71,8 @@ class CheapApproxVAE:
     >>> vae = CheapApproxVAE()
     >>> vae.encode(torch.zeros(1, 3, 16, 24)).shape
     torch.Size([1, 4, 2, 3])
+    >>> vae.encode(torch.zeros(1, 3, 300, 451)).shape  # any size: floor(side / 8), like a full VAE
+    torch.Size([1, 4, 37, 56])
     """
 
     latent_channels = 4
@@ -93,8 +95,8 @@ class CheapApproxVAE:
         return ("cheap-approx", self.kind)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] % 8 or x.shape[-2] % 8:
-            raise ValueError(f"encode: height and width must be multiples of 8, got {tuple(x.shape[-2:])}")
+        # avg_pool2d drops the last W mod 8 columns and H mod 8 rows: the latent is (H//8, W//8),
+        # as a full VAE's stride-2 convolutions give (spec §12).
         pooled = F.avg_pool2d(x.float(), 8)
         return torch.einsum("brhw,rc->bchw", pooled, self.inverse.to(pooled.device))
 

@@ -229,6 +229,18 @@ def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
     return views
 
 
+def _variation(r: InitResult) -> str:
+    p = r.params
+    parts = []
+    if p.subseed_strength != 0:
+        parts.append(f"{', '.join(map(str, r.subseeds))} at strength {p.subseed_strength:g}")
+    if p.seed_resize_from_w > 0 and p.seed_resize_from_h > 0:
+        parts.append(f"seed resized from {p.seed_resize_from_w}×{p.seed_resize_from_h}")
+    if p.eta_noise_seed_delta:
+        parts.append(f"ENSD {p.eta_noise_seed_delta} (later sampler draws only)")
+    return " · ".join(parts) or "none"
+
+
 def summary_markdown(result: InitResult) -> str:
     """Shapes, ranges, crop numbers and timings as Markdown tables."""
     r, p = result, result.params
@@ -246,6 +258,9 @@ def summary_markdown(result: InitResult) -> str:
         ("expanded crop_region", str(r.crop_region) if r.crop_region else "–"),
         ("paste_to", str(r.paste_to) if r.paste_to else "–"),
         ("batch size · seeds", f"{r.batch_size} · {', '.join(map(str, r.seeds))}"),
+        ("noise source", r.noise_source),
+        ("variation seed", _variation(r)),
+        ("noise multiplier · extra noise", f"{p.initial_noise_multiplier:g} · {p.img2img_extra_noise:g}"),
         ("VAE", r.vae_name),
     ]
     lines += ["", "| | |", "|---|---|", *[f"| {a} | {b} |" for a, b in info]]

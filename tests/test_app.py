@@ -90,9 +90,9 @@ class TestFunctions:
         import gradio as gr
 
         img, layer = small_case()
-        out = app.compute(app.editor_value(img, layer), None, **(DEFAULTS | dict(width=100)))
+        out = app.compute(app.editor_value(img, layer), None, **(DEFAULTS | dict(width=4)))
         assert all(isinstance(o, type(gr.skip())) for o in out[:-2] + out[-1:])
-        assert "multiple of 8" in out[-2] and "⛔" in out[-2]
+        assert "width must be between 8" in out[-2] and "⛔" in out[-2]
         out = app.compute(None, None, **DEFAULTS)
         assert "Load or upload an image" in out[-2]
         out = app.compute(app.editor_value(img, layer), None, **(DEFAULTS | dict(seed=None)))

@@ -83,7 +83,7 @@ def test_cli_payload_and_infotext(example_files, tmp_path):
         (["--out", "o"], "give IMAGE"),
         (["{img}", "--out", "o", "--sweep", "mask_blur_x"], "NAME=V1"),
         (["{img}", "--out", "o", "--sweep", "colour=1,2"], "not a parameter"),
-        (["{img}", "--out", "o", "--width", "100"], "multiple of 8"),
+        (["{img}", "--out", "o", "--width", "4"], "between 8 and"),
         (["{img}", "--out", "o", "--vae", "nope.safetensors"], "does not exist"),
     ],
 )

@@ -94,7 +94,7 @@ def test_latent_nothing_zeroes_exactly_the_repainted_cells():
 
 def test_latent_noise_uses_seed_per_image():
     img, mask = random_case(1, 64, 64)
-    p = InitParams(width=64, height=64, inpainting_fill=2, seed=42, batch_size=2)
+    p = InitParams(width=64, height=64, inpainting_fill=2, seed=42, batch_size=2, randn_source="CPU")
     r = run_init(img, mask, p)
     torch.manual_seed(43)
     second = torch.randn(4, 8, 8)
@@ -197,8 +197,17 @@ def test_batch_one_image_times_three_and_two_images():
 @pytest.mark.parametrize(
     "changes,match",
     [
-        (dict(width=100), "multiple of 8"),
-        (dict(height=0), "multiple of 8"),
+        (dict(width=4), "width must be between 8"),
+        (dict(height=0), "height must be between 8"),
+        (dict(width=16.0), "width must be a whole number"),
+        (dict(mask_blur_x="abc"), "mask_blur_x must be a finite number"),
+        (dict(mask_blur_y=513), "mask_blur_y must be between 0 and 512"),
+        (dict(seed=2**64), "outside what torch.manual_seed accepts"),
+        (dict(subseed=-(2**63) - 1), "subseed .* outside"),
+        (dict(randn_source="cuda"), "randn_source"),
+        (dict(batch_size=1.5), "batch_size must be a whole number"),
+        (dict(subseed_strength=float("nan")), "subseed_strength"),
+        (dict(sampler_name=["Euler"]), "sampler_name"),
         (dict(mask_blur_x=-1), "mask_blur_x"),
         (dict(inpainting_fill=4), "inpainting_fill"),
         (dict(resize_mode=7), "resize_mode"),
