@@ -25,6 +25,7 @@ from inpaint_init import CheapApproxVAE, InitError, InitParams, StageCache, crea
 from inpaint_init.cache import image_digest  # noqa: E402
 from inpaint_init.pipeline import MAX_PIXELS  # noqa: E402
 from inpaint_init.examples import EXAMPLES, load_example  # noqa: E402
+from inpaint_init.noise import describe_source  # noqa: E402
 from inpaint_init.resize import RESIZE_MODE_LABELS  # noqa: E402
 from inpaint_init.sampler import SAMPLERS  # noqa: E402
 from inpaint_init.views import VIEW_NAMES, WHY, notes_markdown, render_views, summary_markdown  # noqa: E402
@@ -61,6 +62,14 @@ CONTROL_NAMES = (
     "steps",
     "denoising_strength",
     "img2img_fix_steps",
+    "randn_source",
+    "subseed",
+    "subseed_strength",
+    "seed_resize_from_w",
+    "seed_resize_from_h",
+    "eta_noise_seed_delta",
+    "initial_noise_multiplier",
+    "img2img_extra_noise",
     "vae",
     "vae_posterior",
     "vae_sample_seed",
@@ -130,6 +139,14 @@ def _params(values: dict) -> InitParams:
         steps=int(values["steps"]),
         denoising_strength=float(values["denoising_strength"]),
         img2img_fix_steps=bool(values["img2img_fix_steps"]),
+        randn_source=values["randn_source"],
+        subseed=int(values["subseed"]),
+        subseed_strength=float(values["subseed_strength"]),
+        seed_resize_from_w=int(values["seed_resize_from_w"]),
+        seed_resize_from_h=int(values["seed_resize_from_h"]),
+        eta_noise_seed_delta=int(values["eta_noise_seed_delta"]),
+        initial_noise_multiplier=float(values["initial_noise_multiplier"]),
+        img2img_extra_noise=float(values["img2img_extra_noise"]),
     )
 
 
@@ -192,6 +209,14 @@ def compute(
     steps,
     denoising_strength,
     img2img_fix_steps,
+    randn_source,
+    subseed,
+    subseed_strength,
+    seed_resize_from_w,
+    seed_resize_from_h,
+    eta_noise_seed_delta,
+    initial_noise_multiplier,
+    img2img_extra_noise,
     vae,
     vae_posterior,
     vae_sample_seed,
@@ -380,12 +405,27 @@ def build_demo() -> gr.Blocks:
                     )
                     mask_weight = gr.Slider(0, 1, value=1.0, step=0.05, label="Inpainting conditioning mask strength")
                     seed = gr.Number(value=1, precision=0, label="Seed (for latent noise; -1 = random each run)")
+                    randn_source = gr.Radio(
+                        [("GPU (the webui's default)", "GPU"), ("CPU", "CPU"), ("NV", "NV")],
+                        value="GPU",
+                        label="Random number generator source",
+                        info=describe_source("GPU"),
+                    )
+                    with gr.Row():
+                        subseed = gr.Number(value=-1, precision=0, label="Variation seed", min_width=120)
+                        subseed_strength = gr.Slider(0, 1, value=0, step=0.01, label="Variation strength", min_width=160)
+                    with gr.Row():
+                        seed_resize_w = gr.Slider(0, 2048, value=0, step=8, label="Resize seed from width", min_width=160)
+                        seed_resize_h = gr.Slider(0, 2048, value=0, step=8, label="Resize seed from height", min_width=160)
+                    ensd = gr.Number(value=0, precision=0, label="Eta noise seed delta (later sampler draws only)")
                     color_correction = gr.Checkbox(value=False, label="Apply color correction to img2img results to match original colors")
                 with gr.Accordion("Sampler", open=False):
                     sampler_name = gr.Dropdown(list(SAMPLERS), value="DPM++ 2M", label="Sampling method")
                     steps = gr.Slider(1, 150, value=20, step=1, label="Sampling steps")
                     strength = gr.Slider(0, 1, value=0.75, step=0.01, label="Denoising strength")
                     fix_steps = gr.Checkbox(value=False, label="With img2img, do exactly the amount of steps the slider specifies")
+                    noise_multiplier = gr.Slider(0, 1.5, value=1.0, step=0.001, label="Noise multiplier for img2img")
+                    extra_noise = gr.Slider(0, 1, value=0.0, step=0.01, label="Extra noise multiplier for img2img and hires fix")
                 with gr.Accordion("VAE", open=False):
                     vae = gr.Dropdown(list(VAES), value=next(iter(VAES)), label="VAE")
                     vae_posterior = gr.Radio(
@@ -425,7 +465,8 @@ def build_demo() -> gr.Blocks:
 
         controls = [
             blur_x, blur_y, invert, fill_mode, full_res, padding, resize_mode, width, height, mask_round, seed,
-            model_kind, mask_weight, color_correction, sampler_name, steps, strength, fix_steps, vae, vae_posterior, vae_seed,
+            model_kind, mask_weight, color_correction, sampler_name, steps, strength, fix_steps, randn_source, subseed,
+            subseed_strength, seed_resize_w, seed_resize_h, ensd, noise_multiplier, extra_noise, vae, vae_posterior, vae_seed,
         ]  # fmt: skip
         assert len(controls) == len(CONTROL_NAMES)
         shown = gr.State({})  # per session (Gradio copies it): what each view shows now, see compute()

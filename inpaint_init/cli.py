@@ -61,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--steps", type=int)
     g.add_argument("--denoising-strength", type=float)
     g.add_argument("--fix-steps", action="store_const", const=True, dest="img2img_fix_steps")
+    n = ap.add_argument_group("noise (the webui's seed extras and settings)")
+    n.add_argument("--rng", choices=["GPU", "CPU", "NV"], dest="randn_source", help="random number generator source (default GPU)")
+    n.add_argument("--subseed", type=int, help="variation seed")
+    n.add_argument("--subseed-strength", type=float, help="variation strength")
+    n.add_argument("--seed-resize-from", metavar="WxH", help="resize seed from width x height")
+    n.add_argument("--ensd", type=int, dest="eta_noise_seed_delta", help="eta noise seed delta")
+    n.add_argument("--noise-multiplier", type=float, dest="initial_noise_multiplier")
+    n.add_argument("--extra-noise", type=float, dest="img2img_extra_noise")
     v = ap.add_argument_group("VAE")
     v.add_argument("--vae", help="local VAE path (default: the weightless approximation)")
     v.add_argument("--vae-family", choices=["auto", "sd1", "sdxl"], default="auto")
@@ -76,6 +84,12 @@ def _overrides(args) -> dict:
         out.setdefault("mask_blur_y", args.mask_blur)
     if args.fill is not None:
         out["inpainting_fill"] = FILL_CHOICES[args.fill]
+    if args.seed_resize_from is not None:
+        try:
+            w, h = (int(v) for v in args.seed_resize_from.lower().split("x"))
+        except ValueError:
+            raise InitError(f"--seed-resize-from {args.seed_resize_from!r} is not WIDTHxHEIGHT") from None
+        out["seed_resize_from_w"], out["seed_resize_from_h"] = w, h
     return out
 
 

@@ -12,12 +12,13 @@ from PIL import Image, ImageDraw
 
 from .pipeline import InitResult
 from .views import VIEW_NAMES, render_views
+from .webui_io import to_api_payload, to_infotext
 
 __all__ = ["export_result", "zip_directory", "contact_sheet", "report", "labelled_grid", "TENSOR_FIELDS"]
 
 #: InitResult tensors written to tensors.safetensors (when present).
 TENSOR_FIELDS = (
-    "init_latent", "encoded_latent", "mask", "nmask", "image_conditioning", "latent_noise", "start_latent",
+    "init_latent", "encoded_latent", "mask", "nmask", "image_conditioning", "latent_noise", "start_noise", "start_latent",
     "conditioning_mask", "conditioning_masked_image",
 )  # fmt: skip
 #: InitResult images written under stages/ with the webui's names.
@@ -51,6 +52,19 @@ def report(result: InitResult) -> dict:
         },
         "batch_size": r.batch_size,
         "seeds": r.seeds,
+        "noise": {
+            "randn_source": r.params.randn_source,
+            "how": r.noise_source,
+            "subseeds": r.subseeds,
+            "subseed_strength": r.params.subseed_strength,
+            "seed_resize_from": [r.params.seed_resize_from_w, r.params.seed_resize_from_h],
+            "eta_noise_seed_delta": r.params.eta_noise_seed_delta,
+            "initial_noise_multiplier": r.params.initial_noise_multiplier,
+            "img2img_extra_noise": r.params.img2img_extra_noise,
+        },
+        # What the webui would write and what to send it to run this init again.
+        "infotext": to_infotext(r.params, r.seeds[0], r.subseeds[0]),
+        "api_body": to_api_payload(r.params, r.seeds[0], r.subseeds[0]),
         "vae": r.vae_name,
         "sampler": {
             "sampler": plan.sampler,

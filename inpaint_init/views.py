@@ -78,9 +78,11 @@ WHY = {
     "conditioning": "For inpainting models: channel 0 is the mask downsampled with *nearest* (not bicubic), "
     "channels 1-4 the latent of the image with the masked part set to grey (0 in [-1, 1]). Standard models get "
     "zeros of shape B×5×1×1.",
-    "sampler_start": "What the first sampling step sees: init latent + noise × σ_start, decoded. Lower "
-    "denoising strength starts later in the schedule (smaller σ), so more of the image survives. The noise is the "
-    "one the seeds give on the first iteration (the same as 'latent noise').",
+    "sampler_start": "What the first sampling step sees: init latent + noise × σ_start, decoded (DDIM: "
+    "√ᾱ·latent + √(1−ᾱ)·noise). Lower denoising strength starts later in the schedule (smaller σ), so more of the "
+    "image survives. The noise is the seeds' first draw from the chosen random source (GPU, CPU or NV), blended "
+    "with the variation seed and pasted from the 'resize seed from' size when those are set, times the noise "
+    "multiplier; extra noise adds it once more. Without those it equals the 'latent noise' fill.",
     "sigma_plot": "The noise levels of the chosen sampler's schedule. img2img skips the first steps: "
     "t_enc = int(min(strength, 0.999) × steps), and sampling starts at step steps − t_enc − 1 (red).",
     "paste_back": "What the webui does with a sample, using the decoded init latent as a stand-in for it: "
@@ -215,7 +217,8 @@ def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
     plan = r.sampler_plan
     views["sampler_start"] = View(
         r.decoded_start_latent,
-        f"{plan.sampler}: σ_start {plan.sigma_start:.3g} · t_enc {plan.t_enc} · {plan.steps_run} of {plan.schedule_steps} steps run",
+        f"{plan.sampler}: σ_start {plan.sigma_start:.3g} · t_enc {plan.t_enc} · {plan.steps_run} of {plan.schedule_steps} steps run"
+        f" · noise {r.params.randn_source}" + ("" if _variation(r) == "none" else f" · {_variation(r)}"),
     )
     views["sigma_plot"] = View(_sigma_plot(plan.sampler, plan.steps, plan.denoising_strength, plan.fix_steps), f"start at step {plan.start_index} of {plan.schedule_steps}")
     if r.overlay_images and r.decoded_init_latent is not None:

@@ -31,6 +31,14 @@ DEFAULTS = dict(
     steps=20,
     denoising_strength=0.75,
     img2img_fix_steps=False,
+    randn_source="GPU",
+    subseed=-1,
+    subseed_strength=0,
+    seed_resize_from_w=0,
+    seed_resize_from_h=0,
+    eta_noise_seed_delta=0,
+    initial_noise_multiplier=1.0,
+    img2img_extra_noise=0.0,
     vae=next(iter(app.VAES)),
     vae_posterior="sample",
     vae_sample_seed=0,
@@ -77,6 +85,20 @@ class TestFunctions:
         for key in ("binary_mask", "blurred_mask", "processed", "filled", "decoded", "latent_mask", "init_latent", "paste_back"):
             assert isinstance(views[key][0], Image.Image), key
         assert "1×4×16×16" in summary and "No warnings" in notes
+
+    def test_noise_controls_reach_the_sampler_start(self):
+        from inpaint_init import InitParams, run_init
+
+        img, layer = small_case()
+        changes = dict(randn_source="NV", subseed=7, subseed_strength=0.5, initial_noise_multiplier=0.9, img2img_extra_noise=0.1)
+        views, summary, _ = outputs_by_name(app.compute(app.editor_value(img, layer), None, **(DEFAULTS | changes)))
+        assert "NV: the webui's own Philox generator" in summary and "7 at strength 0.5" in summary
+        assert "noise NV · 7 at strength 0.5" in views["sampler_start"][1]
+        _, mask = app.mask_from_editor(app.editor_value(img, layer))
+        expected = run_init(img, mask, app.params_from_controls(DEFAULTS | changes))
+        plain = run_init(img, mask, InitParams(width=128, height=128, seed=1, sampler_name="Euler", randn_source="NV"))
+        assert not np.array_equal(np.asarray(expected.decoded_start_latent), np.asarray(plain.decoded_start_latent))
+        assert np.array_equal(np.asarray(views["sampler_start"][0]), np.asarray(expected.decoded_start_latent))
 
     def test_padding_changes_crop_numbers(self):
         img, layer = small_case()

@@ -34,7 +34,8 @@ def test_cli_writes_every_promised_file(example_files, tmp_path, capsys):
     out = tmp_path / "out"
     rc = main([str(example_files / "cat.png"), str(example_files / "mask.png"), "--out", str(out), "--width", "64", "--height", "64",
                "--only-masked", "--padding", "4", "--fill", "latent noise", "--seed", "3", "--model-kind", "inpainting",
-               "--color-correction", "--sweep", "mask_blur_x=0,4,8,16", "--zip"])  # fmt: skip
+               "--color-correction", "--sweep", "mask_blur_x=0,4,8,16", "--zip", "--rng", "NV", "--subseed", "5",
+               "--subseed-strength", "0.5", "--seed-resize-from", "48x48", "--noise-multiplier", "0.9"])  # fmt: skip
     assert rc == 0
     for name in ("binary_mask", "blurred_mask", "image_mask", "mask_for_overlay", "latent_mask_image", "decoded_latent",
                  "decoded_init_latent", "decoded_start_latent", "overlay_images_0", "processed_images_0", "filled_images_0"):  # fmt: skip
@@ -46,6 +47,12 @@ def test_cli_writes_every_promised_file(example_files, tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     assert report["params"]["inpainting_fill"] == 2 and report["crop"]["paste_to"] == list(report["crop"]["paste_to"])
     assert report["seeds"] == [3] and report["sampler"]["t_enc"] == 15 and "encode" in report["timings_ms"]
+    assert report["noise"]["randn_source"] == "NV" and report["noise"]["subseeds"] == [5]
+    assert report["noise"]["seed_resize_from"] == [48, 48] and report["noise"]["initial_noise_multiplier"] == 0.9
+    for pair in ("RNG: NV", "Variation seed: 5", "Variation seed strength: 0.5", "Seed resize from: 48x48", "Noise multiplier: 0.9"):
+        assert pair in report["infotext"], pair
+    assert report["api_body"]["override_settings"]["randn_source"] == "NV" and report["api_body"]["subseed"] == 5
+    assert tensors["start_noise"].shape == (1, 4, 8, 8)
     assert Image.open(out / "contact_sheet.png").width > 512
     # 4 sweep values → 4 rows; 5 views → 5 columns (labelled_grid's documented size).
     grid = Image.open(out / "grid.png")
