@@ -23,6 +23,7 @@ from PIL import Image  # noqa: E402
 
 from inpaint_init import CheapApproxVAE, InitError, InitParams, StageCache, create_binary_mask, run_init  # noqa: E402
 from inpaint_init.cache import image_digest  # noqa: E402
+from inpaint_init.cli import MAX_PAYLOAD, read_text_file  # noqa: E402
 from inpaint_init.pipeline import MAX_PIXELS  # noqa: E402
 from inpaint_init.examples import EXAMPLES, load_example  # noqa: E402
 from inpaint_init.noise import describe_source  # noqa: E402
@@ -293,7 +294,9 @@ def import_api_ui(text: str, path):
     n = len(CONTROL_NAMES)
     try:
         if path:
-            text = Path(path).read_text()
+            text = read_text_file(path, "the uploaded JSON", limit=MAX_PAYLOAD)
+        if text and len(text) > MAX_PAYLOAD:
+            raise InitError(f"the pasted body is {len(text) / 2**20:.0f} MB; the limit is {MAX_PAYLOAD // 2**20} MB, as for uploads")
         if not text or not text.strip():
             raise InitError("Paste an img2img API request body (JSON) or upload one.")
         job = parse_api_payload(text)

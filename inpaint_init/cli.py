@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -137,14 +138,48 @@ def sweep_grid(image, mask, params: InitParams, name: str, values: list, vae=Non
 
 
 def _open(path: str, what: str) -> Image.Image:
+    from .pipeline import MAX_PIXELS
+
+    if Path(path).exists() and not Path(path).is_file():
+        raise InitError(f"{what} {path} is not a regular file")
+    too_big = f"the limit is {MAX_PIXELS // 2**20} MP (8192×8192)"
     try:
-        img = Image.open(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check the size ourselves
+            img = Image.open(path)
+        # The size is in the header: refuse a bomb before decoding it.
+        if img.width * img.height > MAX_PIXELS:
+            raise InitError(f"{what} {path} is {img.width}×{img.height} = {img.width * img.height / 2**20:.0f} MP; {too_big}")
         img.load()
         return img
+    except InitError:
+        raise
+    except Image.DecompressionBombError as e:
+        raise InitError(f"{what} {path} has too many pixels to decode ({e}); {too_big}") from e
     except FileNotFoundError as e:
         raise InitError(f"{what} {path} does not exist") from e
     except (OSError, Image.DecompressionBombError, SyntaxError, ValueError) as e:
         raise InitError(f"{what} {path} is not a readable image ({e})") from e
+
+
+#: The largest request body read (the app's upload cap is the same).
+MAX_PAYLOAD = 25 * 2**20
+
+
+def read_text_file(path, what: str, limit: int = MAX_PAYLOAD) -> str:
+    path = Path(path)
+    if not path.exists():
+        raise InitError(f"{what} {path} does not exist")
+    if not path.is_file():
+        raise InitError(f"{what} {path} is not a regular file")
+    if path.stat().st_size > limit:
+        raise InitError(f"{what} {path} is {path.stat().st_size / 2**20:.0f} MB; the limit is {limit // 2**20} MB")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise InitError(f"{what} {path} is not UTF-8 text ({e.reason} at byte {e.start})") from e
+    except OSError as e:
+        raise InitError(f"cannot read {what} {path}: {e.strerror or e}") from e
 
 
 def run(argv=None) -> list[Path]:
@@ -153,13 +188,15 @@ def run(argv=None) -> list[Path]:
     from .webui_io import params_from_infotext, parse_api_payload, read_png_infotext
 
     args = build_parser().parse_args(argv)
+    # Everything is checked before anything is written.
+    sweep = parse_sweep(args.sweep) if args.sweep else None
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InitError(f"--out {out} exists and is not a folder")
     notes: list[str] = []
     params = InitParams()
     if args.payload:
-        try:
-            body = Path(args.payload).read_text()
-        except OSError as e:
-            raise InitError(f"cannot read --payload {args.payload}: {e}") from e
+        body = read_text_file(args.payload, "--payload", limit=MAX_PAYLOAD)
         job = parse_api_payload(body)
         images, mask, params = job.init_images, job.mask, job.params
         notes += job.notes
@@ -170,7 +207,7 @@ def run(argv=None) -> list[Path]:
         mask = _open(args.mask, "mask") if args.mask else None
     if args.infotext:
         path = Path(args.infotext)
-        text = read_png_infotext(_open(str(path), "infotext PNG")) if path.suffix.lower() == ".png" else path.read_text()
+        text = read_png_infotext(_open(str(path), "infotext PNG")) if path.suffix.lower() == ".png" else read_text_file(path, "--infotext")
         if not text:
             raise InitError(f"{path} has no 'parameters' text (not a webui PNG?)")
         job = params_from_infotext(text, params)
@@ -185,13 +222,18 @@ def run(argv=None) -> list[Path]:
             vae = load_vae(args.vae, family=args.vae_family, posterior=args.posterior)
         except VAELoadError as e:
             raise InitError(str(e)) from e
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     result = run_init(images, mask, params, vae=vae)
+    if sweep:
+        for value in sweep[1]:
+            params.replace(**{sweep[0]: value}).validate()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InitError(f"cannot create --out {out}: {e.strerror or e}") from e
     result.notes[:0] = notes
     written = export_result(result, images[0], out)
-    if args.sweep:
-        name, values = parse_sweep(args.sweep)
+    if sweep:
+        name, values = sweep
         grid = sweep_grid(images, mask, params, name, values, vae=vae)
         grid.save(out / "grid.png")
         written.append(out / "grid.png")
@@ -208,5 +250,8 @@ def main(argv=None) -> int:
         run(argv)
     except InitError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # writing the export: a full disk, a folder that vanished
+        print(f"error: {e.strerror or e} ({e.filename or 'output'})", file=sys.stderr)
         return 2
     return 0

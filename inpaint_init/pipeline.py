@@ -29,7 +29,8 @@ from .latent import apply_latent_fill, latent_mask_image, latent_masks
 from .masks import blur_mask, create_binary_mask, invert_mask, to_mask_image
 from .noise import RANDN_SOURCES, SEED_MAX, cuda_available, describe_source, first_draws, image_rng_first
 from .overlay import DEFAULT_BACKGROUND, flatten, make_overlay
-from .resize import ResizeMode, interpolate_latent, resize_image
+from .resize import ResizeMode, interpolate_latent
+from .resize import resize_image as _resize_image
 from .sampler import SAMPLERS, SamplerPlan, plan_img2img, start_latent
 from .vae import CheapApproxVAE
 
@@ -297,7 +298,7 @@ def _as_pil(image, what: str) -> Image.Image:
         raise InitError(f"{what} must be a PIL image or a NumPy array, got {type(image).__name__}")
     w, h = image.size
     if w * h > MAX_PIXELS:
-        raise InitError(f"{what} is {w}×{h} = {w * h / 1e6:.0f} MP; the limit is {MAX_PIXELS / 1e6:.0f} MP")
+        raise InitError(f"{what} is {w}×{h} = {w * h / 2**20:.0f} MP; the limit is {MAX_PIXELS // 2**20} MP (8192×8192)")
     if w < 1 or h < 1:
         raise InitError(f"{what} is empty ({w}×{h})")
     try:
@@ -691,6 +692,14 @@ def _job_seeds(p: InitParams, seeds, batch_size: int, notes: list[str]) -> tuple
         if p.subseed_strength != 0:
             notes.append(f"Variation seed -1: picked {sub} at random (the webui does the same).")
     return seeds, [sub + i for i in range(batch_size)]
+
+
+def resize_image(mode: int, image: Image.Image, width: int, height: int) -> Image.Image:
+    """:func:`inpaint_init.resize.resize_image`, its refusals as InitError."""
+    try:
+        return _resize_image(mode, image, width, height)
+    except ValueError as e:
+        raise InitError(str(e)) from e
 
 
 def _crop_region(blurred: Image.Image, p: InitParams):

@@ -57,11 +57,13 @@ def resize_image(resize_mode: int, image: Image.Image, width: int, height: int) 
     if resize_mode == ResizeMode.CROP_AND_RESIZE:
         src_w = width if ratio > src_ratio else image.width * height // image.height
         src_h = height if ratio <= src_ratio else image.height * width // image.width
+        _check_scaled(image, src_w, src_h, resize_mode)
         return _centred_canvas(image.resize((src_w, src_h), resample=LANCZOS), width, height)
 
     # Modes 2 and 3 (mode 3 only reaches here for masks: its images are resized in latent space).
     src_w = width if ratio < src_ratio else image.width * height // image.height
     src_h = height if ratio >= src_ratio else image.height * width // image.width
+    _check_scaled(image, src_w, src_h, resize_mode)
     resized = image.resize((src_w, src_h), resample=LANCZOS)
     res = _centred_canvas(resized, width, height)
     if ratio < src_ratio:
@@ -79,6 +81,27 @@ def resize_image(resize_mode: int, image: Image.Image, width: int, height: int) 
             res.paste(left, box=(0, 0))
             res.paste(right, box=(band + src_w, 0))
     return res
+
+
+#: The largest intermediate a resize may make (mode 1 scales a very thin image to cover the
+#: target: a 3000×1 image at 512×512 would become 1,536,000×512).
+MAX_SCALED_PIXELS = 8192 * 8192
+
+
+def _check_scaled(image: Image.Image, src_w: int, src_h: int, mode: int) -> None:
+    """A ValueError in words where the webui's own resize would fail (a side scaled to 0) or
+    would exhaust memory."""
+    label = RESIZE_MODE_LABELS[ResizeMode(mode)]
+    if src_w < 1 or src_h < 1:
+        raise ValueError(
+            f"'{label}' would scale the {image.width}×{image.height} image to {src_w}×{src_h}: it is too thin for "
+            "this size (the webui fails here too). Use 'Just resize' or a less extreme image."
+        )
+    if src_w * src_h > MAX_SCALED_PIXELS:
+        raise ValueError(
+            f"'{label}' would scale the {image.width}×{image.height} image to {src_w}×{src_h} before cropping, more than "
+            f"{MAX_SCALED_PIXELS // 2**20} MP. Use 'Just resize' or a less extreme image."
+        )
 
 
 def interpolate_latent(latent, height: int, width: int):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import math
 import pickle
 import re
 import tempfile
@@ -150,10 +151,12 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]
     ``.safetensors`` through safetensors; pickles only through ``torch.load(weights_only=True)``,
     which refuses anything but tensors and plain containers.
     """
+    _require_regular_file(path)
     size = path.stat().st_size
     if path.suffix == ".safetensors":
         from safetensors import SafetensorError, safe_open
 
+        _check_safetensors_header(path, size)
         try:
             with safe_open(str(path), framework="pt") as f:
                 metadata = f.metadata() or {}
@@ -178,6 +181,51 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]
     raise VAELoadError(f"{path}: unsupported file type {path.suffix!r}; expected .safetensors, .pt, .pth, .ckpt or .bin")
 
 
+#: Bounds on what a VAE file may ask for, checked before anything is allocated: the largest real
+#: SD/SDXL VAE is 512 channels wide with 4 levels and 2 blocks each.
+MAX_WIDTH = 2048
+MAX_LEVELS = 8
+MAX_BLOCKS = 8
+MAX_TENSOR_DIM = 65536
+MAX_TENSOR_ELEMENTS = 2**28
+MAX_HEADER_BYTES = 100 * 2**20
+
+
+def _require_regular_file(path: Path) -> None:
+    """Only regular files are read: a named pipe or a device would block or never end."""
+    if not path.is_file():
+        raise VAELoadError(f"{path} is not a regular file (a pipe, device or socket is never read)")
+
+
+def _check_safetensors_header(path: Path, size: int) -> None:
+    """Refuse a .safetensors file whose header asks for absurd tensors, before reading any."""
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if n <= 0 or n > min(MAX_HEADER_BYTES, size - 8):
+                raise VAELoadError(f"{path} is not a readable .safetensors file ({size} bytes; its header length {n} is impossible)")
+            header = json.loads(f.read(n).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise VAELoadError(f"{path} is not a readable .safetensors file ({size} bytes; header unreadable: {e})") from e
+    if not isinstance(header, dict):
+        raise VAELoadError(f"{path} is not a readable .safetensors file (its header is not a JSON object)")
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise VAELoadError(f"{path}: tensor {name!r} has no valid shape in the header")
+        if any(d > MAX_TENSOR_DIM for d in shape) or math.prod(shape) > MAX_TENSOR_ELEMENTS:
+            raise VAELoadError(f"{path}: tensor {name!r} has shape {shape}, far larger than any VAE's; refused")
+
+
+def _check_widths(path, widths, blocks: int, latent: int) -> None:
+    if not widths or len(widths) > MAX_LEVELS or any(not 1 <= w <= MAX_WIDTH for w in widths):
+        raise VAELoadError(f"{path}: the weights ask for levels of widths {widths}; a VAE has 1–{MAX_LEVELS} levels of at most {MAX_WIDTH} channels")
+    if not 1 <= blocks <= MAX_BLOCKS or not 1 <= latent <= 64:
+        raise VAELoadError(f"{path}: {blocks} blocks per level and {latent} latent channels are not a VAE's")
+
+
 def _strip_prefix(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], str]:
     """The VAE part of a state dict: a full SD checkpoint keeps it under ``first_stage_model.``."""
     for prefix in ("first_stage_model.", "vae."):
@@ -194,8 +242,17 @@ def _layout(state: dict[str, torch.Tensor]) -> str:
     return "unknown"
 
 
-def _kl_config(state: dict[str, torch.Tensor], layout: str, family: str) -> dict:
+def _kl_config(state: dict[str, torch.Tensor], layout: str, family: str, path: Path | None = None) -> dict:
     """The shipped config of ``family`` with the widths, depth and latent channels of ``state``."""
+    try:
+        return _kl_config_unchecked(state, layout, family, path)
+    except VAELoadError:
+        raise
+    except (KeyError, IndexError, ValueError) as e:
+        raise VAELoadError(f"{path}: incomplete VAE weights (missing or malformed {e}); is the file complete?") from e
+
+
+def _kl_config_unchecked(state, layout: str, family: str, path) -> dict:
     config = json.loads((CONFIG_DIR / f"{family}_vae.json").read_text())
     if layout == "ldm":
         levels = sorted({int(m.group(1)) for k in state if (m := re.match(r"encoder\.down\.(\d+)\.", k))})
@@ -207,12 +264,14 @@ def _kl_config(state: dict[str, torch.Tensor], layout: str, family: str) -> dict
         widths = [state[f"encoder.down_blocks.{i}.resnets.0.conv1.weight"].shape[0] for i in levels]
         blocks = {int(m.group(1)) for k in state if (m := re.match(r"encoder\.down_blocks\.0\.resnets\.(\d+)\.", k))}
         use_quant = "quant_conv.weight" in state
+    latent = state["encoder.conv_out.weight"].shape[0] // 2
+    _check_widths(path, [int(w) for w in widths], len(blocks), int(latent))
     config.update(
         block_out_channels=widths,
         down_block_types=["DownEncoderBlock2D"] * len(widths),
         up_block_types=["UpDecoderBlock2D"] * len(widths),
         layers_per_block=len(blocks),
-        latent_channels=state["encoder.conv_out.weight"].shape[0] // 2,
+        latent_channels=latent,
         use_quant_conv=use_quant,
         use_post_quant_conv="post_quant_conv.weight" in state,
     )
@@ -249,7 +308,7 @@ def _load_single_file(path: Path, family: Family, posterior: str, seed: int, dev
     if layout == "diffusers-tiny":
         return _tiny_from_state(state, path, device, f"TAESD from {path.name}")
     fam, how = _detect_family(path, raw.keys(), metadata, family)
-    config = _kl_config(state, layout, fam)
+    config = _kl_config(state, layout, fam, path)
     AutoencoderKL = diffusers().AutoencoderKL
 
     where = f"{path.name}" + (f" ({prefix[:-1]} of a full checkpoint)" if prefix else "")
@@ -270,7 +329,12 @@ def _load_single_file(path: Path, family: Family, posterior: str, seed: int, dev
 def _tiny_from_state(state, path: Path, device, desc: str) -> TinyVAE:
     AutoencoderTiny = diffusers().AutoencoderTiny
 
-    latent = state[_last_conv(state, "encoder")].shape[0]
+    try:
+        latent = state[_last_conv(state, "encoder")].shape[0]
+    except (KeyError, ValueError) as e:
+        raise VAELoadError(f"{path}: incomplete TAESD weights (no encoder output layer)") from e
+    if not 1 <= latent <= 64:
+        raise VAELoadError(f"{path}: {latent} latent channels are not a TAESD's")
     model = AutoencoderTiny(latent_channels=latent)
     try:
         model.load_state_dict(state, strict=True)
@@ -298,6 +362,8 @@ def _find_taesd_pair(path: Path) -> tuple[Path, Path] | None:
                 continue
             dec = folder / f"{base}_decoder{suffix}"
             if dec.exists():
+                _require_regular_file(enc)
+                _require_regular_file(dec)
                 return enc, dec
             raise VAELoadError(f"found the TAESD encoder {enc} but not its decoder {dec}")
     return None
@@ -345,6 +411,8 @@ def load_vae(
     p = Path(path).expanduser()
     if not p.exists():
         raise VAELoadError(f"{p} does not exist")
+    if not p.is_dir():
+        _require_regular_file(p)
     if p.is_dir():
         folder = p / "vae" if (p / "vae" / "config.json").exists() and not (p / "config.json").exists() else p
         config_file = folder / "config.json"
@@ -363,11 +431,22 @@ def load_vae(
 
 
 def _load_diffusers_folder(folder: Path, config_file: Path, family: Family, posterior: str, seed: int, device):
+    _require_regular_file(config_file)
     try:
-        config = json.loads(config_file.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise VAELoadError(f"{config_file} is not valid JSON: {e}") from e
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise VAELoadError(f"{config_file} is not valid UTF-8 JSON: {e}") from e
+    if not isinstance(config, dict):
+        raise VAELoadError(f"{config_file} must hold a JSON object (a diffusers config), found a {type(config).__name__}")
     cls = config.get("_class_name")
+    if cls == "AutoencoderKL":
+        widths = config.get("block_out_channels", [128, 256, 512, 512])
+        if not isinstance(widths, list) or not all(isinstance(w, int) for w in widths):
+            raise VAELoadError(f"{config_file}: block_out_channels must be a list of channel counts, got {widths!r}")
+        blocks, latent = config.get("layers_per_block", 2), config.get("latent_channels", 4)
+        if not isinstance(blocks, int) or not isinstance(latent, int):
+            raise VAELoadError(f"{config_file}: layers_per_block and latent_channels must be whole numbers")
+        _check_widths(config_file, widths, blocks, latent)
     d = diffusers()
     AutoencoderKL, AutoencoderTiny = d.AutoencoderKL, d.AutoencoderTiny
 

@@ -92,13 +92,46 @@ def test_cli_payload_and_infotext(example_files, tmp_path):
         (["{img}", "--out", "o", "--sweep", "colour=1,2"], "not a parameter"),
         (["{img}", "--out", "o", "--width", "4"], "between 8 and"),
         (["{img}", "--out", "o", "--vae", "nope.safetensors"], "does not exist"),
+        (["{img}", "--out", "o", "--seed", "99999999999999999999999"], "outside what torch.manual_seed accepts"),
+        (["{img}", "--out", "o", "--mask-blur", "20000"], "mask_blur_x must be between 0 and 512"),
+        (["{img}", "--out", "{file}"], "exists and is not a folder"),
+        (["{img}", "--out", "{file}/sub"], "cannot create --out"),
+        (["{img}", "--out", "o", "--infotext", "missing.txt"], "does not exist"),
+        (["{img}", "--out", "o", "--infotext", "{latin1}"], "is not UTF-8 text"),
+        (["--payload", "{latin1}", "--out", "o"], "is not UTF-8 text"),
+        (["--payload", "{nested}", "--out", "o"], "nested too deeply"),
+        (["--payload", "{fifo}", "--out", "o"], "not a regular file"),
+        (["{img}", "--out", "o", "--vae", "{listcfg}"], "must hold a JSON object"),
+        (["{img}", "--out", "o", "--sweep", "mask_blur_x=1,20000"], "mask_blur_x must be between"),
+        (["{img}", "--out", "o", "--seed-resize-from", "big"], "WIDTHxHEIGHT"),
+        (["{bomb}", "--out", "o"], "the limit is 64 MP"),
     ],
 )
 def test_cli_errors_exit_2_with_a_message(example_files, tmp_path, capsys, argv, message):
-    where = {"{img}": str(example_files / "cat.png"), "o": str(tmp_path / "o")}
-    argv = [where.get(a, a) for a in argv]
+    import os
+
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "latin1.txt").write_bytes("Steps: 20, Seed: 1 \xe9\xe8".encode("latin-1"))
+    (tmp_path / "nested.json").write_text("[" * 100_000 + "]" * 100_000)
+    os.mkfifo(tmp_path / "fifo.json")
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "config.json").write_text("[1, 2]")
+    where = {"{img}": str(example_files / "cat.png"), "o": str(tmp_path / "o"), "{file}": str(tmp_path / "file"),
+             "{latin1}": str(tmp_path / "latin1.txt"), "{nested}": str(tmp_path / "nested.json"),
+             "{fifo}": str(tmp_path / "fifo.json"), "{listcfg}": str(tmp_path / "cfg"), "{bomb}": str(BOMB)}  # fmt: skip
+    argv = [where.get(a, a.replace("{file}", str(tmp_path / "file"))) for a in argv]
     assert main(argv) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1  # one line
+    assert not (tmp_path / "o").exists()  # nothing written before everything was checked
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _bomb(tmp_path_factory):
+    """A PNG whose header says 9000×9000 (77 MP): small on disk, too many pixels to decode."""
+    global BOMB
+    BOMB = tmp_path_factory.mktemp("bomb") / "bomb.png"
+    Image.new("1", (9000, 9000)).save(BOMB)
 
 
 def test_parse_sweep_types():

@@ -25,6 +25,29 @@ def truncated_png() -> Image.Image:
 
 
 class TestLibraryInputs:
+    @pytest.mark.parametrize(
+        "size,mask,params,match",
+        [
+            ((3000, 1), None, dict(resize_mode=2), "scale the 3000×1 image to 512×0"),
+            ((3000, 1), None, dict(resize_mode=1), "more than 64 MP"),
+            ((1, 700), "white", dict(inpaint_full_res=True), "too thin"),
+        ],
+    )
+    def test_very_thin_images_are_clear_errors(self, size, mask, params, match):
+        m = Image.new("L", size, 255) if mask else None
+        with pytest.raises(InitError, match=match):
+            run_init(Image.new("RGB", size), m, InitParams(**params))
+
+    def test_one_by_one_in_every_mode(self):
+        for mode in range(3):
+            r = run_init(Image.new("RGB", (1, 1)), Image.new("L", (1, 1), 255), InitParams(width=16, height=16, resize_mode=mode, inpaint_full_res=True))
+            assert r.init_latent.shape == (1, 4, 2, 2)
+
+    @pytest.mark.parametrize("blur", [513, 20000, 1e9, float("nan")])
+    def test_blur_beyond_the_bound_is_refused_at_once(self, blur):
+        with pytest.raises(InitError, match="mask_blur_x must be"):
+            run_init(photo(), Image.new("L", (64, 48), 255), InitParams(width=64, height=64, mask_blur_x=blur))
+
     def test_not_an_image(self):
         with pytest.raises(InitError, match="must be a PIL image"):
             run_init("photo.png", None, InitParams(width=64, height=64))
@@ -79,10 +102,10 @@ class TestLibraryInputs:
 
 params_everywhere = st.builds(
     InitParams,
-    width=st.sampled_from([8, 16, 40, 64, 100]),
-    height=st.sampled_from([8, 24, 64]),
-    mask_blur_x=st.sampled_from([0, 0.5, 4, 33, 200, -1]),
-    mask_blur_y=st.sampled_from([0, 4, 9.5]),
+    width=st.sampled_from([8, 9, 16, 40, 64, 100, 4, "64", 64.0]),
+    height=st.sampled_from([8, 13, 24, 64]),
+    mask_blur_x=st.sampled_from([0, 0.5, 4, 33, 200, -1, 10**6, 1e9, "abc", float("inf")]),
+    mask_blur_y=st.sampled_from([0, 4, 9.5, 512, 513]),
     inpainting_mask_invert=st.sampled_from([0, 1, 2]),
     inpainting_fill=st.sampled_from([0, 1, 2, 3, 5]),
     inpaint_full_res=st.booleans(),
@@ -90,8 +113,15 @@ params_everywhere = st.builds(
     resize_mode=st.integers(0, 4),
     mask_round=st.booleans(),
     inpainting_mask_weight=st.sampled_from([0.0, 0.35, 1.0, float("nan")]),
-    batch_size=st.integers(0, 3),
-    seed=st.integers(-1, 2**32 - 1),
+    batch_size=st.sampled_from([0, 1, 2, 3, 1.5, "2"]),
+    seed=st.one_of(st.integers(-1, 2**32 - 1), st.sampled_from([2**64 - 1, 2**64, 10**30, -(2**63), 1e30])),
+    subseed=st.one_of(st.integers(-1, 2**32 - 1), st.sampled_from([2**70, None])),
+    subseed_strength=st.sampled_from([0.0, 0.3, 1.0, float("nan")]),
+    seed_resize_from_w=st.sampled_from([0, -1, 8, 72, 10**6]),
+    seed_resize_from_h=st.sampled_from([0, -1, 16, 64]),
+    randn_source=st.sampled_from(["GPU", "CPU", "NV", "gpu", None]),
+    initial_noise_multiplier=st.sampled_from([1.0, 0.5, float("inf")]),
+    img2img_extra_noise=st.sampled_from([0.0, 0.2]),
     denoising_strength=st.sampled_from([0.0, 0.4, 1.0, 1.5]),
     steps=st.sampled_from([1, 20, 0]),
     sampler_name=st.sampled_from(["Euler", "Euler a", "DPM++ 2M", "DDIM", "LMS"]),
@@ -101,18 +131,19 @@ params_everywhere = st.builds(
 )
 
 
-@settings(max_examples=150)
+@settings(max_examples=200)
 @given(
     params_everywhere,
-    st.integers(1, 70),
-    st.integers(1, 70),
+    st.one_of(st.integers(1, 70), st.sampled_from([1, 2, 300])),
+    st.one_of(st.integers(1, 70), st.sampled_from([1, 2, 300])),
     st.sampled_from(["L", "RGB", "RGBA", "P", "none", "other-size"]),
     st.integers(1, 2),
     st.booleans(),
     st.integers(0, 2**31),
 )
 def test_whole_parameter_space(p, iw, ih, mask_kind, n_images, with_latent_mask, seed):
-    """Any combination either raises our InitError (with a message) or gives a consistent result."""
+    """Any combination, thin and 1×1 images, blurs up to 10⁹, huge seeds and wrong types included,
+    either raises our InitError (with a message) or gives a consistent result."""
     rng = np.random.default_rng(seed)
     images = [photo(iw, ih, seed + i) for i in range(n_images)]
     mask = None
@@ -125,7 +156,8 @@ def test_whole_parameter_space(p, iw, ih, mask_kind, n_images, with_latent_mask,
         elif mask_kind == "RGBA":
             mask = Image.merge("RGBA", (*Image.new("RGB", (mw, mh)).split(), Image.fromarray(a)))
     if with_latent_mask and mask is not None:
-        p = p.replace(latent_mask=Image.fromarray((rng.random((p.height, p.width)) < 0.5).astype(np.uint8) * 255))
+        lw, lh = (p.width, p.height) if all(type(v) is int and v > 0 for v in (p.width, p.height)) else (8, 8)
+        p = p.replace(latent_mask=Image.fromarray((rng.random((lh, lw)) < 0.5).astype(np.uint8) * 255))
     try:
         r = run_init(images, mask, p)
     except InitError as e:

@@ -219,3 +219,60 @@ def test_kl_in_run_init_encodes_once_per_distinct_image(kl, tmp_path):
     run_init(img, Image.new("L", (64, 64), 255), p, vae=vae, cache=cache)
     run_init(img, Image.new("L", (64, 64), 255), p.replace(mask_blur_x=8), vae=vae, cache=cache)
     assert len(calls) == 1
+
+
+def _safetensors_with_header(path, header: dict, data: bytes = b""):
+    import json
+    import struct
+
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data)
+
+
+def test_crafted_files_are_refused_before_allocating(tmp_path, kl):
+    import json
+    import os
+    import time
+
+    # A 300-byte file whose header asks for an 8192-wide zero-element tensor: refused from the
+    # header, at once, instead of building an 8192-channel model.
+    def empty(*shape):
+        return {"dtype": "F32", "shape": list(shape), "data_offsets": [0, 0]}
+
+    f = tmp_path / "zero.safetensors"
+    _safetensors_with_header(f, {"encoder.conv_in.weight": empty(8192, 0), "decoder.conv_in.weight": empty(8192, 0),
+                                 "encoder.down_blocks.0.resnets.0.conv1.weight": empty(8192, 0),
+                                 "encoder.conv_out.weight": empty(8, 0)})  # fmt: skip
+    start = time.perf_counter()
+    with pytest.raises(VAELoadError, match="widths \\[8192\\]"):
+        load_vae(f, device="cpu")
+    assert time.perf_counter() - start < 2
+    _safetensors_with_header(f, {"encoder.conv_in.weight": empty(2**20, 0)})
+    with pytest.raises(VAELoadError, match="far larger than any VAE"):
+        load_vae(f, device="cpu")
+    # Widths read off the weights are bounded too.
+    big = {"encoder.conv_in.weight": torch.zeros(4096, 3, 1, 1), "decoder.conv_in.weight": torch.zeros(1),
+           "encoder.down_blocks.0.resnets.0.conv1.weight": torch.zeros(4096, 1, 1, 1), "encoder.conv_out.weight": torch.zeros(8)}  # fmt: skip
+    save_file(big, str(tmp_path / "wide.safetensors"))
+    with pytest.raises(VAELoadError, match="widths \\[4096\\]"):
+        load_vae(tmp_path / "wide.safetensors", device="cpu")
+    # A folder config asking for 65536 channels.
+    (tmp_path / "huge").mkdir()
+    (tmp_path / "huge" / "config.json").write_text(json.dumps({"_class_name": "AutoencoderKL", "block_out_channels": [65536]}))
+    with pytest.raises(VAELoadError, match="widths \\[65536\\]"):
+        load_vae(tmp_path / "huge", device="cpu")
+    # Missing encoder.conv_out.weight: a message, not a KeyError.
+    state = {k: v for k, v in kl.state_dict().items() if k != "encoder.conv_out.weight"}
+    save_file(state, str(tmp_path / "partial.safetensors"))
+    with pytest.raises(VAELoadError, match="incomplete VAE weights"):
+        load_vae(tmp_path / "partial.safetensors", device="cpu")
+    # config.json that is a list, or not UTF-8.
+    for name, content in (("list", b"[1, 2]"), ("latin", '{"_class_name": "Autoencoder\xe9"}'.encode("latin-1"))):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_bytes(content)
+        with pytest.raises(VAELoadError, match="JSON"):
+            load_vae(tmp_path / name, device="cpu")
+    # A named pipe is never opened (it would block forever).
+    os.mkfifo(tmp_path / "x.pt")
+    with pytest.raises(VAELoadError, match="not a regular file"):
+        load_vae(tmp_path / "x.pt", device="cpu")
