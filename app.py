@@ -19,7 +19,7 @@ from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+from PIL import Image, ImageOps  # noqa: E402
 
 from inpaint_init import CheapApproxVAE, InitError, InitParams, StageCache, create_binary_mask, run_init  # noqa: E402
 from inpaint_init.cache import image_digest  # noqa: E402
@@ -96,6 +96,9 @@ def mask_from_editor(editor: dict | None) -> tuple[Image.Image | None, Image.Ima
     background = editor["background"]
     if not isinstance(background, Image.Image):
         background = Image.fromarray(np.asarray(background))
+    # The browser shows (and the user paints on) the picture turned by its EXIF orientation; the
+    # webui turns uploads the same way (and so does its API, and so does our mask upload).
+    background = ImageOps.exif_transpose(background)
     alpha = np.zeros((background.height, background.width), np.uint8)
     for layer in editor.get("layers") or []:
         if layer is None:

@@ -1,5 +1,6 @@
 """The app: its functions directly, then the launched app through gradio_client."""
 
+import io
 import re
 import threading
 from pathlib import Path
@@ -71,6 +72,20 @@ class TestFunctions:
         m = np.asarray(mask)
         assert mask.mode == "L" and set(np.unique(m)) == {0, 255}
         assert m[40, 41] == 0 and m[40, 50] == 255 and image.size == (128, 96)
+
+    def test_exif_rotated_upload_is_turned_like_the_mask_and_the_webui(self):
+        # A 60×40 photo with EXIF orientation 6 is shown 40×60; a stroke painted on what is shown
+        # must land where it was painted, not be squashed into the raw 60×40 frame.
+        buf = io.BytesIO()
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        Image.new("RGB", (60, 40), "red").save(buf, format="JPEG", exif=exif)
+        raw = Image.open(io.BytesIO(buf.getvalue()))
+        alpha = np.zeros((60, 40), np.uint8)
+        alpha[10:30, 10:30] = 255  # a 20×20 square on the displayed 40×60 picture
+        layer = Image.merge("RGBA", (*Image.new("RGB", (40, 60), "white").split(), Image.fromarray(alpha)))
+        image, mask = app.mask_from_editor({"background": raw, "layers": [layer], "composite": None})
+        assert image.size == (40, 60) and mask.getbbox() == (10, 10, 30, 30)
 
     def test_no_layers_is_a_blank_mask(self):
         img, _ = small_case()
