@@ -408,7 +408,7 @@ def parse_api_payload(payload: dict | str | bytes) -> ImportedJob:
             raise InitError("request body: infotext must be a string")
         _fill_from_infotext(infotext, payload, given, job)
         if "mask_blur" in given:
-            blur = given.pop("mask_blur")
+            blur = int(given.pop("mask_blur"))
     for key, value in given.items():
         if key in payload:
             job.used[key] = payload[key]
@@ -420,7 +420,7 @@ def parse_api_payload(payload: dict | str | bytes) -> ImportedJob:
             job.notes.append(f"No {key} in the body: the API's processing object uses {values[key]!r} ({meaning}).")
 
     if blur is not None:
-        if blur != payload.get("mask_blur") or isinstance(payload.get("mask_blur"), bool):
+        if "mask_blur" in payload and (blur != payload["mask_blur"] or isinstance(payload["mask_blur"], bool)):
             job.notes.append(f"mask_blur = {payload.get('mask_blur')!r} became the int {blur} (the API's validation).")
         if any(values[k] != blur for k in ("mask_blur_x", "mask_blur_y") if k in given):
             job.notes.append(f"mask_blur = {blur} sets both axes and overrides mask_blur_x/y, as the webui's processing object does.")

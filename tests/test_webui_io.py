@@ -234,7 +234,7 @@ def test_api_infotext_fills_only_absent_fields_and_swaps_seed_resize():
     p = job.params
     assert p.seed == 5 and p.steps == 20 and p.denoising_strength == 0.4 and (p.mask_blur_x, p.mask_blur_y) == (2, 2)
     assert (p.seed_resize_from_h, p.seed_resize_from_w) == (640, 512)  # swapped, as the API does
-    assert any("swaps" in n for n in job.notes)
+    assert any("swaps" in n for n in job.notes) and not any("became the int" in n for n in job.notes)
 
 
 def test_infotext_noise_keys():
