@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .noise import first_draws
+
 __all__ = ["latent_mask_image", "latent_masks", "create_noise", "apply_latent_fill"]
 
 
@@ -38,8 +40,6 @@ def create_noise(shape: tuple[int, ...], seeds: list[int], source: str = "CPU") 
     """The latent-noise fill's noise: B×shape, the first ``randn(shape)`` of each seed from the
     webui's random ``source`` ("CPU": ``torch.manual_seed(seed); torch.randn(shape)``; "GPU",
     "NV": see :mod:`inpaint_init.noise`). The caller's global torch RNG state is untouched."""
-    from .noise import first_draws
-
     return first_draws(shape, seeds, source)
 
 

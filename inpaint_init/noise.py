@@ -27,6 +27,7 @@ import torch
 __all__ = [
     "RANDN_SOURCES",
     "SEED_MAX",
+    "seed_in_range",
     "NVGenerator",
     "philox4x32_10",
     "first_draw",
@@ -38,8 +39,14 @@ __all__ = [
 ]
 
 RANDN_SOURCES = ("GPU", "CPU", "NV")
-#: torch.manual_seed takes 64-bit seeds; the NV generator keys on the seed as a uint64.
-SEED_MAX = 2**64 - 1
+#: torch.manual_seed takes 64-bit seeds (signed or unsigned); the NV generator keys on the seed
+#: as a uint64.
+SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
+
+
+def seed_in_range(seed: int) -> bool:
+    """Whether ``torch.manual_seed`` (and so the webui) accepts ``seed``."""
+    return SEED_MIN <= seed <= SEED_MAX
 
 _M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
 _W0, _W1 = 0x9E3779B9, 0xBB67AE85

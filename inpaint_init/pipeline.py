@@ -27,7 +27,7 @@ from .crop import expand_crop_region, get_crop_region, paste_to_from_region
 from .fill import fill
 from .latent import apply_latent_fill, latent_mask_image, latent_masks
 from .masks import blur_mask, create_binary_mask, invert_mask, to_mask_image
-from .noise import RANDN_SOURCES, SEED_MAX, cuda_available, describe_source, first_draws, image_rng_first
+from .noise import RANDN_SOURCES, cuda_available, describe_source, first_draws, image_rng_first, seed_in_range
 from .overlay import DEFAULT_BACKGROUND, flatten, make_overlay
 from .resize import ResizeMode, interpolate_latent
 from .resize import resize_image as _resize_image
@@ -174,7 +174,7 @@ class InitParams:
             raise InitError(f"batch_size must be between 1 and 64, got {self.batch_size!r}")
         for name in ("seed", "subseed"):
             v = _integer(self, name)
-            if not -(2**63) <= v <= SEED_MAX:
+            if not seed_in_range(v):
                 raise InitError(
                     f"{name} {v} is outside what torch.manual_seed accepts (-2^63 … 2^64-1); the webui fails on it too"
                 )
@@ -684,14 +684,16 @@ def _job_seeds(p: InitParams, seeds, batch_size: int, notes: list[str]) -> tuple
         raise InitError(f"seeds must be whole numbers ({e})") from e
     if len(seeds) < batch_size:
         raise InitError(f"{len(seeds)} seeds given for a batch of {batch_size}")
-    if any(not -(2**63) <= s <= SEED_MAX for s in seeds):
-        raise InitError("a seed is outside what torch.manual_seed accepts (-2^63 … 2^64-1); the webui fails on it too")
     sub = int(p.subseed)
     if sub == -1:
         sub = random.randrange(4294967294)
         if p.subseed_strength != 0:
             notes.append(f"Variation seed -1: picked {sub} at random (the webui does the same).")
-    return seeds, [sub + i for i in range(batch_size)]
+    subseeds = [sub + i for i in range(batch_size)]
+    # The batch counts up from the seeds: the last ones can leave what torch accepts.
+    if not all(map(seed_in_range, seeds + subseeds)):
+        raise InitError("a seed of the batch is outside what torch.manual_seed accepts (-2^63 … 2^64-1); the webui fails on it too")
+    return seeds, subseeds
 
 
 def resize_image(mode: int, image: Image.Image, width: int, height: int) -> Image.Image:

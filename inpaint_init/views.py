@@ -215,10 +215,11 @@ def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
     else:
         views["conditioning"] = View(None, f"standard model: zeros {_shape(r.image_conditioning)}")
     plan = r.sampler_plan
+    variation = _variation(r)
     views["sampler_start"] = View(
         r.decoded_start_latent,
         f"{plan.sampler}: σ_start {plan.sigma_start:.3g} · t_enc {plan.t_enc} · {plan.steps_run} of {plan.schedule_steps} steps run"
-        f" · noise {r.params.randn_source}" + ("" if _variation(r) == "none" else f" · {_variation(r)}"),
+        f" · noise {r.params.randn_source}" + ("" if variation == "none" else f" · {variation}"),
     )
     views["sigma_plot"] = View(_sigma_plot(plan.sampler, plan.steps, plan.denoising_strength, plan.fix_steps), f"start at step {plan.start_index} of {plan.schedule_steps}")
     if r.overlay_images and r.decoded_init_latent is not None:

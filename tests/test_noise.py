@@ -246,3 +246,11 @@ def test_latent_upscale_of_an_odd_sized_image_encodes_then_interpolates():
     img, mask = random_case(5, 451 // 4, 300 // 4)  # 112×75: not multiples of 8
     r = run_init(img, mask, InitParams(width=64, height=64, resize_mode=3))
     assert tuple(r.encoded_latent.shape) == (1, 4, 8, 8)
+
+
+def test_a_batch_counting_past_the_seed_range_is_a_clear_error():
+    from inpaint_init import InitError
+
+    img, mask = random_case(2, 16, 16)
+    with pytest.raises(InitError, match="seed of the batch is outside"):
+        run_init(img, mask, InitParams(width=16, height=16, seed=2**64 - 1, batch_size=2))
