@@ -32,6 +32,7 @@ from .overlay import DEFAULT_BACKGROUND, flatten, make_overlay
 from .resize import ResizeMode, interpolate_latent
 from .resize import resize_image as _resize_image
 from .sampler import SAMPLERS, SamplerPlan, plan_img2img, start_latent
+from .soft_inpainting import SIMULATED, UPLOADED, SoftPreview, soft_preview
 from .vae import CheapApproxVAE
 
 __all__ = ["InitError", "InitParams", "InitResult", "run_init", "STAGES", "BLANK_MASK_NOTE", "MAX_PIXELS"]
@@ -52,6 +53,7 @@ STAGES = (
     "latent_fill",
     "conditioning",
     "sampler_start",
+    "soft_inpainting",
     "decode",
 )
 
@@ -131,6 +133,16 @@ class InitParams:
     #: img2img and hires fix" (img2img_extra_noise): both act on the sampler's start only.
     initial_noise_multiplier: float = 1.0
     img2img_extra_noise: float = 0.0
+    #: Soft inpainting (the webui's built-in extension): the switch and its six sliders, under the
+    #: extension's names (labels and ranges in :data:`inpaint_init.soft_inpainting.SOFT_PARAMS`).
+    #: Before sampling it only turns mask rounding off; the rest is shown as a preview.
+    soft_inpainting: bool = False
+    mask_blend_power: float = 1.0
+    mask_blend_scale: float = 0.5
+    inpaint_detail_preservation: float = 4.0
+    composite_mask_influence: float = 0.0
+    composite_difference_threshold: float = 0.5
+    composite_difference_contrast: float = 2.0
     #: A caller-supplied mask that replaces the blurred mask for the fill and the latent mask
     #: only (no invert, blur or crop). Compared by content in cache keys, not by identity.
     latent_mask: Image.Image | None = field(default=None, compare=False, repr=False)
@@ -188,8 +200,25 @@ class InitParams:
             raise InitError(f"denoising_strength must be between 0 and 1, got {self.denoising_strength!r}")
         if not 1 <= _integer(self, "steps") <= 1000:
             raise InitError(f"steps must be between 1 and 1000, got {self.steps!r}")
+        for name in ("mask_blend_power", "mask_blend_scale", "composite_difference_threshold", "composite_difference_contrast"):
+            if _real(self, name) < 0:
+                raise InitError(f"{name} must not be negative (the webui's slider starts at 0), got {getattr(self, name)!r}")
+        if _real(self, "inpaint_detail_preservation") <= 0:
+            raise InitError(
+                f"inpaint_detail_preservation must be above 0 (the blend takes its 1/D-th root; the slider starts at 1), "
+                f"got {self.inpaint_detail_preservation!r}"
+            )
+        if not 0 <= _real(self, "composite_mask_influence") <= 1:
+            raise InitError(f"composite_mask_influence must be between 0 and 1, got {self.composite_mask_influence!r}")
+        if not isinstance(self.soft_inpainting, (bool, np.bool_)):
+            raise InitError(f"soft_inpainting must be True or False, got {self.soft_inpainting!r}")
         if self.img2img_fix_steps and self.denoising_strength == 0:
             raise InitError("denoising strength 0 with 'fix steps' leaves no schedule to run")
+
+    @property
+    def effective_mask_round(self) -> bool:
+        """``mask_round`` as init sees it: soft inpainting's process hook turns it off."""
+        return bool(self.mask_round) and not self.soft_inpainting
 
     def replace(self, **changes) -> "InitParams":
         from dataclasses import replace
@@ -238,6 +267,8 @@ class InitResult:
     start_latent: torch.Tensor  # what the first sampling step sees (init latent + scaled noise)
     start_noise: torch.Tensor  # the sampler's first noise (ImageRNG's first draw), before the multiplier
     decoded_start_latent: Image.Image | None
+    soft: SoftPreview | None  # soft inpainting's per-step blend and overlay preview (None: off or no mask)
+    decoded_soft_result: Image.Image | None  # the preview's stand-in result, decoded
     seeds: list[int]  # the batch's all_seeds (all equal to the seed when a variation strength is set)
     subseeds: list[int]
     noise_source: str  # which generator drew the noise here, and how exactly it is the webui's
@@ -364,6 +395,7 @@ def run_init(
     cache: StageCache | None = None,
     progress: ProgressFn | None = None,
     decode: bool = True,
+    result_image: Image.Image | None = None,
 ) -> InitResult:
     """Run the webui's img2img/inpaint initialisation on ``init_images`` and ``mask``.
 
@@ -381,6 +413,10 @@ def run_init(
         progress: ``progress(fraction, stage_name)`` called before each stage that runs.
         decode: also decode, for display, the first latent before and after the latent fill and
             the sampler's noised start, and the init latent with the weightless approximation.
+        result_image: with soft inpainting, a result to rebuild its overlay from (e.g. the
+            webui's output for this job): cut and resized as the init image is, then encoded
+            (approximate: re-encoding does not give back the sampler's latent). Default: a
+            simulated result (:func:`inpaint_init.soft_inpainting.simulated_result`).
 
     Raises:
         InitError: bad parameters or inputs, with a message naming the problem.
@@ -400,14 +436,23 @@ def run_init(
     batch_size = p.batch_size if len(images) == 1 else len(images)
     image_keys = [image_digest(im) for im in images]
 
+    # Soft inpainting's only change before sampling: no rounding (alpha threshold, latent mask,
+    # conditioning mask; SDXL inpaint's conditioning rounds anyway).
+    mask_round = p.effective_mask_round
+    if p.soft_inpainting and mask is not None:
+        notes.append(
+            "Soft inpainting is on: mask rounding is off, so a painted alpha is not thresholded here and the latent mask "
+            "keeps the bicubic values k/255 (fp16 on a usual GPU run). Blur, fill, padding and area are as set."
+        )
+
     # §2 binary mask, invert, blur
     mask_image = None if mask is None else _as_pil(mask, "mask")
     binary = blurred = None
     blur_key = None
     if mask_image is not None:
         mask_key = image_digest(mask_image)
-        binary = run("binary_mask", (mask_key, p.mask_round), lambda: create_binary_mask(mask_image, round=p.mask_round))
-        blur_key = (mask_key, p.mask_round, p.inpainting_mask_invert, p.mask_blur_x, p.mask_blur_y)
+        binary = run("binary_mask", (mask_key, mask_round), lambda: create_binary_mask(mask_image, round=mask_round))
+        blur_key = (mask_key, mask_round, p.inpainting_mask_invert, p.mask_blur_x, p.mask_blur_y)
 
         def _blur():
             m = invert_mask(binary) if p.inpainting_mask_invert else binary
@@ -467,6 +512,7 @@ def run_init(
 
     # §5 overlay, crop/resize of the image, §6 fill, §7 colour-correction target
     overlays, processed, filled, corrections = [], [], [], []
+    overlay_bases = []
     filled_keys = []
     for im, im_key in zip(images, image_keys):
         if crop_region is None and p.resize_mode != ResizeMode.LATENT_UPSCALE:
@@ -484,6 +530,7 @@ def run_init(
                     "mask_resize", mfo_key, lambda m=mask_for_overlay: resize_image(p.resize_mode, m, *size)
                 )
             overlays.append(run("overlay", (pkey, mfo_key), lambda: make_overlay(image, mask_for_overlay)))
+            overlay_bases.append(image)
         if crop_region is not None:
             pkey = ("crop", pkey, crop_region, p.width, p.height)
             image = run(
@@ -562,7 +609,7 @@ def run_init(
         small_mask = run(
             "latent_mask", (latent_mask_key, latent_hw), lambda: latent_mask_image(latent_mask_src, latent_hw[1], latent_hw[0])
         )
-        msk, nmsk = latent_masks(small_mask, encoded.shape[1], p.mask_round)
+        msk, nmsk = latent_masks(small_mask, encoded.shape[1], mask_round)
         if p.inpainting_fill == 2:
             shape = tuple(encoded.shape[1:])
             # The same key as a plain start noise below: without variation or resize they are one draw.
@@ -575,7 +622,7 @@ def run_init(
         conditioning = standard_conditioning(batch_size)
     else:
         hw = (filled[0].height, filled[0].width)
-        round_mask = p.mask_round or p.model_kind == "inpainting-sdxl"
+        round_mask = mask_round or p.model_kind == "inpainting-sdxl"
         cond_mask = conditioning_mask_tensor(image_mask, hw, round_mask)
         if tuple(cond_mask.shape[-2:]) != hw:
             raise InitError(
@@ -612,7 +659,21 @@ def run_init(
     except ValueError as e:
         raise InitError(str(e)) from e
 
-    decoded = decoded_init = decoded_approx = decoded_start = None
+    soft = None
+    if p.soft_inpainting and msk is not None:
+        result_latent, source = None, SIMULATED
+        if result_image is not None:
+            result_latent, source = _encode_result(result_image, p, crop_region, vae, vae_id, run), UPLOADED
+        soft = run(
+            "soft_inpainting",
+            None,
+            lambda: soft_preview(
+                p, plan, nmsk, init_latent[0], start_noise[0], overlay_bases[0] if overlay_bases else None, paste_to, result_latent, source
+            ),
+        )
+        notes += soft.notes
+
+    decoded = decoded_init = decoded_approx = decoded_start = decoded_soft = None
     if decode:
 
         def _decode(z: torch.Tensor, backend) -> Image.Image:
@@ -624,6 +685,8 @@ def run_init(
         decoded = _decode(encoded[:1], vae)
         decoded_init = decoded if init_latent is encoded else _decode(init_latent[:1], vae)
         decoded_start = _decode(start[:1], vae)
+        if soft is not None:
+            decoded_soft = _decode(soft.result_latent[None].to(device=device, dtype=dtype), vae)
         approx = CheapApproxVAE("sdxl" if abs(getattr(vae, "scaling_factor", 0) - 0.13025) < 1e-6 else "sd1")
         decoded_approx = decoded_init if isinstance(vae, CheapApproxVAE) else approx.decode_image(init_latent[:1].float().cpu())
 
@@ -656,6 +719,8 @@ def run_init(
         start_latent=start,
         start_noise=start_noise,
         decoded_start_latent=decoded_start,
+        soft=soft,
+        decoded_soft_result=decoded_soft,
         seeds=seeds,
         subseeds=subseeds,
         noise_source=describe_source(p.randn_source),
@@ -702,6 +767,24 @@ def resize_image(mode: int, image: Image.Image, width: int, height: int) -> Imag
         return _resize_image(mode, image, width, height)
     except ValueError as e:
         raise InitError(str(e)) from e
+
+
+def _encode_result(result_image, p: InitParams, crop_region, vae, vae_id, run) -> torch.Tensor:
+    """The latent of a result image, brought to the processing size as the init image is."""
+    image = flatten(_as_pil(result_image, "result image"), p.background_color)
+    if crop_region is not None:
+        image = resize_image(ResizeMode.RESIZE_AND_FILL, image.crop(crop_region), p.width, p.height)
+    elif p.resize_mode != ResizeMode.LATENT_UPSCALE:
+        image = resize_image(p.resize_mode, image, p.width, p.height)
+    key = None if vae_id is None else (vae_id, "result", image_digest(image), p.width, p.height)
+    device = getattr(vae, "device", torch.device("cpu"))
+    x = torch.from_numpy(_to_batch_array(image))[None].to(device=device, dtype=getattr(vae, "dtype", torch.float32))
+    z = run("encode", key, lambda: _encode_checked(vae, x * 2 - 1))
+    if p.resize_mode == ResizeMode.LATENT_UPSCALE and crop_region is None:
+        z = interpolate_latent(z, p.height, p.width)
+    if tuple(z.shape[-2:]) != (p.height // 8, p.width // 8):
+        raise InitError(f"the result image's latent is {z.shape[-1]}×{z.shape[-2]}, not {p.width // 8}×{p.height // 8}")
+    return z[0]
 
 
 def _crop_region(blurred: Image.Image, p: InitParams):

@@ -21,6 +21,7 @@ from .noise import RANDN_SOURCES
 from .pipeline import InitError, InitParams
 from .resize import RESIZE_MODE_LABELS
 from .sampler import SAMPLERS
+from .soft_inpainting import SOFT_PARAMS
 
 __all__ = [
     "ImportedJob",
@@ -56,6 +57,8 @@ _INFOTEXT_KEYS = {
     "conditional mask weight": "inpainting_mask_weight",
     "inpainting conditioning mask strength": "inpainting_mask_weight",
     "soft inpainting": "soft_inpainting",
+    "soft inpainting enabled": "soft_inpainting",
+    **{sp.infotext.lower(): sp.name for sp in SOFT_PARAMS},
     "rng": "randn_source",
     "variation seed": "subseed",
     "variation seed strength": "subseed_strength",
@@ -80,6 +83,8 @@ _WRITTEN_WHEN_SET = {
     "seed_resize_from_h": 0,
     "initial_noise_multiplier": 1.0,
     "img2img_extra_noise": 0.0,
+    "soft_inpainting": False,
+    **{sp.name: sp.default for sp in SOFT_PARAMS},
 }
 #: Samplers for which the webui writes ENSD into the infotext (eta ≠ 0 by default).
 _ENSD_SAMPLERS = ("Euler a", "DPM2 a", "DPM++ 2S a", "DPM fast", "DPM adaptive")
@@ -165,7 +170,8 @@ def infotext_fields(pairs: dict[str, str], job: "ImportedJob") -> dict[str, Any]
             (job.ignored if key.lower() in _KNOWN_IRRELEVANT else job.unknown).append(key)
             continue
         if name in ("mask_blur", "mask_blur_x", "mask_blur_y", "denoising_strength", "inpainting_mask_weight",
-                    "subseed_strength", "initial_noise_multiplier", "img2img_extra_noise"):  # fmt: skip
+                    "subseed_strength", "initial_noise_multiplier", "img2img_extra_noise",
+                    *(sp.name for sp in SOFT_PARAMS)):  # fmt: skip
             out[name] = _number(value, float, key)
         elif name in ("inpaint_full_res_padding", "seed", "steps", "subseed", "eta_noise_seed_delta"):
             out[name] = _number(value, int, key)
@@ -193,8 +199,9 @@ def infotext_fields(pairs: dict[str, str], job: "ImportedJob") -> dict[str, Any]
             else:
                 job.notes.append(f"Sampler {value!r} is not in the sampler view ({', '.join(SAMPLERS)}); kept {job.params.sampler_name}.")
         elif name == "soft_inpainting":
-            out["mask_round"] = False
-            job.notes.append("Soft inpainting was on: mask rounding is off (mask_round = False).")
+            out[name] = value.strip().lower() == "true"
+            if out[name]:
+                job.notes.append("Soft inpainting was on: init does not round the mask (its only change before sampling).")
         job.used[key] = value
     return out
 
@@ -312,7 +319,7 @@ _API_IRRELEVANT = {
     "do_not_save_grid", "eta", "s_min_uncond", "s_churn", "s_tmax", "s_tmin", "s_noise",
     "override_settings_restore_afterwards", "refiner_checkpoint", "refiner_switch_at", "disable_extra_networks",
     "firstpass_image", "comments", "include_init_images", "script_name", "script_args", "send_images", "save_images",
-    "alwayson_scripts", "image_cfg_scale", "scheduler", "sampler_index", "force_task_id", "seed_enable_extras",
+    "image_cfg_scale", "scheduler", "sampler_index", "force_task_id", "seed_enable_extras",
 }  # fmt: skip
 _BOOL_TRUE = {1, "1", "on", "t", "true", "y", "yes"}
 _BOOL_FALSE = {0, "0", "off", "f", "false", "n", "no"}
@@ -450,8 +457,9 @@ def parse_api_payload(payload: dict | str | bytes) -> ImportedJob:
     changes["seed_resize_from_w"] = max(values["seed_resize_from_w"] or 0, 0)
     changes["seed_resize_from_h"] = max(values["seed_resize_from_h"] or 0, 0)
     _apply_override_settings(payload.get("override_settings"), values, changes, job)
+    _apply_alwayson_scripts(payload.get("alwayson_scripts"), changes, job)
     for key in payload:
-        if key in _API_FIELDS or key in ("init_images", "mask", "mask_blur", "latent_mask", "infotext", "override_settings"):
+        if key in _API_FIELDS or key in ("init_images", "mask", "mask_blur", "latent_mask", "infotext", "override_settings", "alwayson_scripts"):
             continue
         (job.ignored if key in _API_IRRELEVANT else job.unknown).append(key)
     nulls = [k for k, v in changes.items() if v is None]
@@ -511,6 +519,41 @@ def _apply_override_settings(overrides, values: dict, changes: dict, job: Import
         job.used[f"override_settings.{key}"] = value
 
 
+def _apply_alwayson_scripts(scripts, changes: dict, job: ImportedJob) -> None:
+    """``alwayson_scripts``: the webui matches script names case-insensitively; of the scripts
+    only soft inpainting changes init. Its args are ``[enabled, P, K, D, I, T, C]``; missing
+    trailing args take the defaults, and nothing is converted (a string where a number belongs
+    fails in the webui, so it is refused here)."""
+    if scripts is None:
+        return
+    if not isinstance(scripts, dict):
+        raise InitError("request body: alwayson_scripts must be an object of {script name: {\"args\": [...]}}")
+    for name, entry in scripts.items():
+        if str(name).lower() != "soft inpainting":
+            job.ignored.append(f"alwayson_scripts.{name}")
+            continue
+        args = entry.get("args", []) if isinstance(entry, dict) else None
+        if not isinstance(args, list):
+            raise InitError(f'request body: alwayson_scripts.{name} must be {{"args": [enabled, …]}}')
+        if len(args) > 1 + len(SOFT_PARAMS):
+            raise InitError(f"alwayson_scripts.{name}: {len(args)} args; soft inpainting takes at most {1 + len(SOFT_PARAMS)}")
+        enabled = args[0] if args else False
+        if not isinstance(enabled, bool):
+            job.notes.append(f"alwayson_scripts.{name}: enabled = {enabled!r} is not a bool; the extension tests its truth, so it is {bool(enabled)}.")
+        changes["soft_inpainting"] = bool(enabled)
+        for sp, value in zip(SOFT_PARAMS, args[1:]):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InitError(
+                    f"alwayson_scripts.{name}: {sp.label} = {value!r} is not a number; the extension does not convert its args, "
+                    "so the webui fails on it"
+                )
+            changes[sp.name] = float(value)
+        missing = [sp.label for sp in SOFT_PARAMS[max(len(args) - 1, 0) :]]
+        if missing and changes["soft_inpainting"]:
+            job.notes.append(f"alwayson_scripts.{name}: {', '.join(missing)} not given: the defaults apply.")
+        job.used[f"alwayson_scripts.{name}"] = args
+
+
 def to_infotext(p: InitParams, seed: int | None = None, subseed: int | None = None) -> str:
     """The init-relevant part of the "parameters" line the webui would write for ``p``, keys in
     its spellings, each only where the webui writes it (``RNG`` only when not GPU, ``Variation
@@ -548,6 +591,9 @@ def to_infotext(p: InitParams, seed: int | None = None, subseed: int | None = No
         pairs.append(("Mask mode", "Inpaint not masked"))
     if p.resize_mode:
         pairs.append(("Resize mode", RESIZE_MODE_LABELS[p.resize_mode]))
+    if p.soft_inpainting:
+        pairs.append(("Soft inpainting enabled", True))
+        pairs += [(sp.infotext, f"{getattr(p, sp.name):g}") for sp in SOFT_PARAMS]
     return ", ".join(f"{k}: {v}" for k, v in pairs)
 
 
@@ -585,4 +631,6 @@ def to_api_payload(p: InitParams, seed: int | None = None, subseed: int | None =
             "img2img_fix_steps": p.img2img_fix_steps,
         },
     }
+    if p.soft_inpainting:
+        body["alwayson_scripts"] = {"soft inpainting": {"args": [True, *(getattr(p, sp.name) for sp in SOFT_PARAMS)]}}
     return body
