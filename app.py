@@ -29,6 +29,7 @@ from inpaint_init.examples import EXAMPLES, load_example  # noqa: E402
 from inpaint_init.noise import describe_source  # noqa: E402
 from inpaint_init.resize import RESIZE_MODE_LABELS  # noqa: E402
 from inpaint_init.sampler import SAMPLERS  # noqa: E402
+from inpaint_init.soft_inpainting import SOFT_PARAMS  # noqa: E402
 from inpaint_init.views import VIEW_NAMES, WHY, notes_markdown, render_views, summary_markdown  # noqa: E402
 
 MAX_UPLOAD = "25mb"
@@ -71,6 +72,13 @@ CONTROL_NAMES = (
     "eta_noise_seed_delta",
     "initial_noise_multiplier",
     "img2img_extra_noise",
+    "soft_inpainting",
+    "mask_blend_power",
+    "mask_blend_scale",
+    "inpaint_detail_preservation",
+    "composite_mask_influence",
+    "composite_difference_threshold",
+    "composite_difference_contrast",
     "vae",
     "vae_posterior",
     "vae_sample_seed",
@@ -151,6 +159,8 @@ def _params(values: dict) -> InitParams:
         eta_noise_seed_delta=int(values["eta_noise_seed_delta"]),
         initial_noise_multiplier=float(values["initial_noise_multiplier"]),
         img2img_extra_noise=float(values["img2img_extra_noise"]),
+        soft_inpainting=bool(values["soft_inpainting"]),
+        **{sp.name: float(values[sp.name]) for sp in SOFT_PARAMS},
     )
 
 
@@ -180,7 +190,7 @@ def load_vae_ui(path: str, family: str, progress=gr.Progress()):
     return gr.Dropdown(choices=list(VAES), value=label), f"✅ Loaded {backend.name}"
 
 
-def run_current(editor, mask_upload, values: dict, progress=None):
+def run_current(editor, mask_upload, values: dict, progress=None, result_image=None):
     """(image, InitResult) for the current inputs, through the shared stage cache."""
     image, painted = mask_from_editor(editor)
     if image is None:
@@ -189,7 +199,7 @@ def run_current(editor, mask_upload, values: dict, progress=None):
     params = params_from_controls(values)
     backend = vae_backend(values["vae"], values["vae_posterior"], values["vae_sample_seed"])
     report = None if progress is None else (lambda f, s: progress(f, desc=s))
-    return image, run_init(image, mask, params, vae=backend, cache=CACHE, progress=report)
+    return image, run_init(image, mask, params, vae=backend, cache=CACHE, progress=report, result_image=result_image)
 
 
 def compute(
@@ -221,10 +231,18 @@ def compute(
     eta_noise_seed_delta,
     initial_noise_multiplier,
     img2img_extra_noise,
+    soft_inpainting,
+    mask_blend_power,
+    mask_blend_scale,
+    inpaint_detail_preservation,
+    composite_mask_influence,
+    composite_difference_threshold,
+    composite_difference_contrast,
     vae,
     vae_posterior,
     vae_sample_seed,
     shown=None,
+    soft_result=None,
     progress=gr.Progress(),
 ):
     """Run init for the current inputs; returns every view (image, caption), the summary, the
@@ -233,11 +251,12 @@ def compute(
     ``shown`` (a session's gr.State: view → content digest of the picture it shows) lets an
     unchanged picture be skipped: Gradio encodes every picture sent as PNG, which costs far more
     than computing it, and most controls change only a few views. None: send everything.
+    ``soft_result``: an optional result image for soft inpainting's overlay view.
     """
     values = {k: v for k, v in locals().items() if k in CONTROL_NAMES}
     n_views = len(VIEW_NAMES)
     try:
-        image, result = run_current(editor, mask_upload, values, progress)
+        image, result = run_current(editor, mask_upload, values, progress, soft_result)
     except InitError as e:
         return (*[gr.skip()] * (2 * n_views), gr.skip(), notes_markdown(None, str(e)), gr.skip())
     views = render_views(result, image)
@@ -337,9 +356,19 @@ def compare_ui(editor, mask_upload, grow_mask_by, *control_values):
     return [(v.image, v.caption) for v in comparison.views.values() if v.image is not None], comparison.table
 
 
+#: The controls an example may set, with the value used when it sets none.
+EXAMPLE_SETTINGS = {
+    "inpaint_full_res": False,
+    "inpaint_full_res_padding": 32,
+    "mask_blur_x": 4,
+    "mask_blur_y": 4,
+    "soft_inpainting": False,
+}
+
+
 def load_example_ui(name: str):
-    """Example dropdown → editor value, uploaded mask (or none), description, and the
-    example's Inpaint area and padding (the defaults when it sets none)."""
+    """Example dropdown → editor value, uploaded mask (or none), description, and the example's
+    settings for EXAMPLE_SETTINGS' controls (the defaults when it sets none)."""
     image, mask, ex = load_example(name)
     return (
         # canvas_size = the image's: Gradio otherwise centres layers in its default 800×800 canvas,
@@ -347,8 +376,7 @@ def load_example_ui(name: str):
         gr.ImageEditor(value=editor_value(image, None if ex.uploaded else mask), canvas_size=image.size),
         mask if ex.uploaded else None,
         ex.description,
-        ex.settings.get("inpaint_full_res", False),
-        ex.settings.get("inpaint_full_res_padding", 32),
+        *[ex.settings.get(name, default) for name, default in EXAMPLE_SETTINGS.items()],
     )
 
 
@@ -432,6 +460,20 @@ def build_demo() -> gr.Blocks:
                     fix_steps = gr.Checkbox(value=False, label="With img2img, do exactly the amount of steps the slider specifies")
                     noise_multiplier = gr.Slider(0, 1.5, value=1.0, step=0.001, label="Noise multiplier for img2img")
                     extra_noise = gr.Slider(0, 1, value=0.0, step=0.01, label="Extra noise multiplier for img2img and hires fix")
+                with gr.Accordion("Soft inpainting", open=False):
+                    soft_on = gr.Checkbox(value=False, label="Soft inpainting", elem_id="soft-inpainting")
+                    soft_sliders = [
+                        gr.Slider(sp.minimum, sp.maximum, value=sp.default, step=sp.step, label=sp.label, elem_id=f"soft-{sp.name}")
+                        for sp in SOFT_PARAMS
+                    ]
+                    soft_result = gr.Image(
+                        type="pil",
+                        image_mode=None,
+                        label="Result to rebuild the overlay from (optional; default: a simulated result)",
+                        sources=("upload", "clipboard"),
+                        height=140,
+                        elem_id="soft-result",
+                    )
                 with gr.Accordion("VAE", open=False):
                     vae = gr.Dropdown(list(VAES), value=next(iter(VAES)), label="VAE")
                     vae_posterior = gr.Radio(
@@ -472,28 +514,34 @@ def build_demo() -> gr.Blocks:
         controls = [
             blur_x, blur_y, invert, fill_mode, full_res, padding, resize_mode, width, height, mask_round, seed,
             model_kind, mask_weight, color_correction, sampler_name, steps, strength, fix_steps, randn_source, subseed,
-            subseed_strength, seed_resize_w, seed_resize_h, ensd, noise_multiplier, extra_noise, vae, vae_posterior, vae_seed,
+            subseed_strength, seed_resize_w, seed_resize_h, ensd, noise_multiplier, extra_noise, soft_on, *soft_sliders, vae,
+            vae_posterior, vae_seed,
         ]  # fmt: skip
         assert len(controls) == len(CONTROL_NAMES)
         shown = gr.State({})  # per session (Gradio copies it): what each view shows now, see compute()
         outputs = [*view_outputs, summary, notes, shown]
         inputs = [editor, mask_upload, *controls]
         gr.on(
-            triggers=[editor.change, mask_upload.change, *[c.change for c in controls]],
+            triggers=[editor.change, mask_upload.change, soft_result.change, *[c.change for c in controls]],
             fn=compute,
-            inputs=[*inputs, shown],
+            inputs=[*inputs, shown, soft_result],
             outputs=outputs,
             trigger_mode="always_last",
             show_progress="minimal",
             api_name="compute",
         )
-        example.change(load_example_ui, inputs=example, outputs=[editor, mask_upload, example_info, full_res, padding], api_name="load_example")
+        example.change(
+            load_example_ui,
+            inputs=example,
+            outputs=[editor, mask_upload, example_info, full_res, padding, blur_x, blur_y, soft_on],
+            api_name="load_example",
+        )
         png_in.change(import_png_ui, inputs=png_in, outputs=[*controls, import_status])
         api_run.click(import_api_ui, inputs=[api_text, api_file], outputs=[editor, mask_upload, *controls, import_status])
         export_btn.click(export_ui, inputs=inputs, outputs=[export_file, export_status], api_name="export")
         compare_btn.click(compare_ui, inputs=[editor, mask_upload, grow, *controls], outputs=[compare_gallery, compare_table], api_name="compare")
         vae_load.click(load_vae_ui, inputs=[vae_path, vae_family], outputs=[vae, vae_status], api_name="load_vae")
-        demo.load(compute, inputs=[*inputs, shown], outputs=outputs, api_visibility="private")
+        demo.load(compute, inputs=[*inputs, shown, soft_result], outputs=outputs, api_visibility="private")
     return demo
 
 

@@ -23,6 +23,7 @@ from PIL import Image  # noqa: E402
 
 from .cache import StageCache  # noqa: E402
 from .pipeline import InitError, InitParams, run_init  # noqa: E402
+from .soft_inpainting import SOFT_PARAMS  # noqa: E402
 
 __all__ = ["main", "build_parser", "parse_sweep", "sweep_grid", "SWEEP_VIEWS"]
 
@@ -70,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--ensd", type=int, dest="eta_noise_seed_delta", help="eta noise seed delta")
     n.add_argument("--noise-multiplier", type=float, dest="initial_noise_multiplier")
     n.add_argument("--extra-noise", type=float, dest="img2img_extra_noise")
+    s = ap.add_argument_group("soft inpainting (the webui's built-in extension)")
+    s.add_argument("--soft-inpainting", action="store_const", const=True, help="turn soft inpainting on")
+    for sp in SOFT_PARAMS:
+        s.add_argument(f"--{sp.name.replace('_', '-')}", type=float, help=f"{sp.label} (default {sp.default:g})")
     v = ap.add_argument_group("VAE")
     v.add_argument("--vae", help="local VAE path (default: the weightless approximation)")
     v.add_argument("--vae-family", choices=["auto", "sd1", "sdxl"], default="auto")

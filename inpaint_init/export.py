@@ -158,6 +158,14 @@ def export_result(result: InitResult, image: Image.Image, out_dir: str | Path) -
             save(view.image, out / "views" / f"{key}.png")
     # clone(): init_latent is the same tensor as encoded_latent when no latent fill applies.
     tensors = {n: getattr(result, n).detach().float().cpu().clone(memory_format=torch.contiguous_format) for n in TENSOR_FIELDS if getattr(result, n) is not None}
+    if result.soft is not None:
+        # The soft-inpainting preview: per-call weights (as fp16 values), the stand-in result
+        # and the overlay mask it gives.
+        tensors["soft_weights"] = result.soft.weights.float().contiguous()
+        tensors["soft_result_latent"] = result.soft.result_latent.detach().float().cpu().contiguous()
+        tensors["soft_sigmas"] = torch.from_numpy(np.ascontiguousarray(result.soft.sigmas))
+        if result.soft.overlay_mask is not None:
+            save(result.soft.overlay_mask, out / "stages" / "soft_overlay_mask.png")
     for i, lab in enumerate(result.color_corrections or []):
         tensors[f"color_corrections_{i}"] = torch.from_numpy(np.ascontiguousarray(lab))
     save_file(tensors, str(out / "tensors.safetensors"), metadata={"source": "inpaint_init"})

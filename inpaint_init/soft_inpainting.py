@@ -104,7 +104,7 @@ def soft_blend(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor, contrast_boost
 
     >>> a = torch.tensor([1.0, 0, 0, 0]).view(4, 1, 1); b = torch.tensor([0, 1.0, 0, 0]).view(4, 1, 1)
     >>> [round(v, 5) for v in soft_blend(a, b, torch.full((4, 1, 1), 0.5), 4).flatten().tolist()[:2]]
-    [0.70710, 0.70710]
+    [0.7071, 0.7071]
     """
     axis = -3
     lerp = a * (1 - t) + b * t

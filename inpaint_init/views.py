@@ -21,6 +21,8 @@ from .pipeline import STAGES, InitResult
 from .plots import CROP_BOX_COLOURS, draw_crop_boxes, heatmap_grid, lab_histograms, on_checkerboard, tint_cells
 from .resize import RESIZE_MODE_LABELS
 from .sampler import plan_img2img, sigma_schedule_plot
+from .soft_inpainting import SIMULATED, soft_blend
+from .soft_plots import blend_figure, edge_row, overlay_figure
 
 __all__ = ["VIEW_NAMES", "WHY", "View", "render_views", "summary_markdown", "notes_markdown"]
 
@@ -43,6 +45,8 @@ VIEW_NAMES = {
     "sigma_plot": "Sigma schedule",
     "paste_back": "Paste-back preview",
     "lab": "Colour-correction target (LAB histograms)",
+    "soft_blend": "Soft inpainting: per-step blend",
+    "soft_overlay": "Soft inpainting: overlay from the difference",
 }
 
 #: Plain-words explanation of each view, for learners.
@@ -89,6 +93,18 @@ WHY = {
     "un-crop (Only masked) and lay the overlay on top. A seam here is a seam in your result.",
     "lab": "With colour correction, the filled init image in LAB is kept; after sampling, the result's "
     "histograms are matched to these per channel and only the chroma is taken.",
+    "soft_blend": "With soft inpainting the latent mask is not rounded, and at every denoiser call the sampled latent "
+    "is mixed with the original by w = nmask^(σ^P·K): P is Schedule bias, K Preservation strength. Early calls (large "
+    "σ) pin the soft edge to the original; late calls (small σ) let it change, so the edge is repainted only at the "
+    "end, a little. Where nmask is 0 the original always wins, where it is 1 the sample always does. The mix keeps "
+    "the latent's length (Transition contrast boost D) instead of the shorter plain average, which would fade detail "
+    "at the seam. DDIM passes timesteps (hundreds) instead of σ, so its edge stays pinned until the very end.",
+    "soft_overlay": "After sampling, soft inpainting throws the stock overlay away and builds a new one from where the "
+    "result differs from the original: the latent distance, smoothed by two weighted percentile filters (f), "
+    "compared with the Difference threshold T (scaled by Mask influence I), sharpened by the Difference contrast C. "
+    "Where the result did not change, the original is pasted back, even inside the mask; where it changed, the result "
+    "is kept, even outside it. Here the result is a stand-in: a simulated one (the original plus the job's noise "
+    "where the last call frees it) or a result image you upload (re-encoded, so approximate).",
 }
 
 
@@ -196,9 +212,11 @@ def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
         views["latent_mask"] = View(None, "no mask")
     grid, lo, hi = _heatmap(r.init_latent[0], columns=2)
     inside = ""
-    if r.nmask is not None and r.nmask.sum() > 0:
+    if r.nmask is not None:
+        # > 0.5: a soft (unrounded) mask can have cells above 0 and none above one half
         regenerated = r.init_latent[0][r.nmask.to(r.init_latent.device) > 0.5]
-        inside = f" · max |z| in regenerated cells {regenerated.abs().max().item():.3g}"
+        if regenerated.numel():
+            inside = f" · max |z| in regenerated cells {regenerated.abs().max().item():.3g}"
     views["init_latent"] = View(grid, f"init_latent[0] {_shape(r.init_latent[0])} · colour scale {lo:.3g} … {hi:.3g}{inside}")
     if r.image_conditioning.shape[-1] > 1:
         cond = r.image_conditioning[0]
@@ -230,7 +248,50 @@ def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
         views["lab"] = View(lab_histograms(r.color_corrections[0]), "L, a, b of the correction target")
     else:
         views["lab"] = View(None, "colour correction off")
+    views.update(_soft_views(r))
     return views
+
+
+def _soft_views(r: InitResult) -> dict[str, View]:
+    p, soft = r.params, r.soft
+    if soft is None:
+        why = "soft inpainting is off" if not p.soft_inpainting else "no mask: soft inpainting acts only with one"
+        return {"soft_blend": View(None, why), "soft_overlay": View(None, why)}
+    nmask0 = r.nmask[0].float().cpu().numpy()
+    row = edge_row(nmask0)
+    z0 = r.init_latent[0].float().cpu()
+    last = soft.weights[-1].float() if len(soft.weights) else torch.ones(nmask0.shape)
+    b = z0 + r.start_noise[0].float().cpu() if soft.result_source == SIMULATED else soft.result_latent.float().cpu()
+    t = last.expand_as(z0)
+    norms = (
+        torch.linalg.vector_norm(soft_blend(z0, b, t, p.inpaint_detail_preservation), dim=0)[row].numpy(),
+        torch.linalg.vector_norm(z0 * (1 - t) + b * t, dim=0)[row].numpy(),
+    )
+    calls = len(soft.sigmas)
+    edge = (nmask0 > 0) & (nmask0 < 1)
+    pinned = ""
+    if calls and edge.any():
+        share = float(soft.weights[:, torch.from_numpy(edge)].float().mean())
+        pinned = f" · soft-edge cells keep {share:.0%} of the sample on average over the run"
+    blend = View(
+        blend_figure(soft, nmask0, norms),
+        f"P {p.mask_blend_power:g} · K {p.mask_blend_scale:g} · D {p.inpaint_detail_preservation:g} · {calls} calls of "
+        f"{r.sampler_plan.sampler}{pinned} · weights in fp16",
+    )
+    soft_paste = stock_paste = None
+    if r.decoded_soft_result is not None and soft.overlay is not None:
+        soft_paste = apply_overlay(r.decoded_soft_result, soft.overlay, r.paste_to)
+        stock_paste = apply_overlay(r.decoded_soft_result, r.overlay_images[0], r.paste_to)
+    taken = ""
+    if soft.overlay_mask is not None:
+        m = np.asarray(soft.overlay_mask)
+        taken = f" · result taken (> 127) at {int((m > 127).sum())} px, the stock overlay at {int((np.asarray(r.overlay_images[0])[..., 3] < 128).sum())} px"
+    source = "simulated result" if soft.result_source == SIMULATED else f"{soft.result_source} (re-encoded: approximate)"
+    overlay = View(
+        overlay_figure(soft, p.composite_difference_threshold, p.composite_difference_contrast, soft_paste, stock_paste),
+        f"{source} · T {p.composite_difference_threshold:g} · C {p.composite_difference_contrast:g} · I {p.composite_mask_influence:g}{taken}",
+    )
+    return {"soft_blend": blend, "soft_overlay": overlay}
 
 
 def _variation(r: InitResult) -> str:

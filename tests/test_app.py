@@ -40,6 +40,13 @@ DEFAULTS = dict(
     eta_noise_seed_delta=0,
     initial_noise_multiplier=1.0,
     img2img_extra_noise=0.0,
+    soft_inpainting=False,
+    mask_blend_power=1.0,
+    mask_blend_scale=0.5,
+    inpaint_detail_preservation=4.0,
+    composite_mask_influence=0.0,
+    composite_difference_threshold=0.5,
+    composite_difference_contrast=2.0,
     vae=next(iter(app.VAES)),
     vae_posterior="sample",
     vae_sample_seed=0,
@@ -143,14 +150,36 @@ class TestFunctions:
 
     @pytest.mark.parametrize("name", [e.name for e in EXAMPLES])
     def test_every_example_runs_and_fits_the_canvas(self, name):
-        editor, mask_upload, description, full_res, padding = app.load_example_ui(name)
+        editor, mask_upload, description, *settings = app.load_example_ui(name)
         image, mask, ex = load_example(name)
         # The editor's canvas is the image's size, so a painted layer shows where it is.
         assert editor.canvas_size == image.size
+        settings = dict(zip(app.EXAMPLE_SETTINGS, settings))
+        assert all(settings[k] == v for k, v in ex.settings.items())
         value = app.editor_value(image, None if ex.uploaded else mask)
-        out = app.compute(value, mask_upload, **(DEFAULTS | dict(width=64, height=64, inpaint_full_res=full_res, inpaint_full_res_padding=padding)))
+        out = app.compute(value, mask_upload, **(DEFAULTS | dict(width=64, height=64) | settings))
         views, summary, notes = outputs_by_name(out)
         assert views["blurred_mask"][0].getbbox() is not None and description
+
+    def test_soft_inpainting_views_follow_the_sliders_and_a_result_upload(self):
+        img, layer = small_case()
+        editor = app.editor_value(img, layer)
+        off, _, _ = outputs_by_name(app.compute(editor, None, **DEFAULTS))
+        assert off["soft_blend"][0] is None and "off" in off["soft_blend"][1]
+        args = DEFAULTS | dict(soft_inpainting=True, mask_blur_x=12, mask_blur_y=12)
+        on, _, notes = outputs_by_name(app.compute(editor, None, **args))
+        assert on["soft_blend"][0] is not None and "P 1 · K 0.5" in on["soft_blend"][1]
+        assert "simulated result" in on["soft_overlay"][1] and "Soft inpainting is on" in notes
+        bias, _, _ = outputs_by_name(app.compute(editor, None, **(args | dict(mask_blend_power=3))))
+        assert "P 3" in bias["soft_blend"][1]
+        assert not np.array_equal(np.asarray(bias["soft_blend"][0]), np.asarray(on["soft_blend"][0]))
+        uploaded, _, _ = outputs_by_name(app.compute(editor, None, **args, soft_result=img))
+        assert "result image" in uploaded["soft_overlay"][1] and "taken (> 127) at 0 px" in uploaded["soft_overlay"][1]
+
+    def test_soft_example_turns_soft_inpainting_on(self):
+        _, _, _, *settings = app.load_example_ui("Astronaut: the seam soft inpainting removes")
+        settings = dict(zip(app.EXAMPLE_SETTINGS, settings))
+        assert settings["soft_inpainting"] is True and settings["mask_blur_x"] == 24
 
     def test_soft_example_mask_reaches_init_unthresholded(self):
         _, mask, ex = load_example("Rocket: a soft mask that was never binary")

@@ -83,9 +83,23 @@ def test_cli_payload_and_infotext(example_files, tmp_path):
     assert (p["mask_blur_x"], p["inpaint_full_res_padding"], p["seed"], p["width"]) == (9, 7, 5, 64)  # the option wins over the PNG
 
 
+def test_cli_soft_inpainting(example_files, tmp_path):
+    out = tmp_path / "soft"
+    assert main([str(example_files / "cat.png"), str(example_files / "mask.png"), "--out", str(out), "--width", "64", "--height", "64",
+                 "--soft-inpainting", "--mask-blend-power", "2", "--seed", "1"]) == 0  # fmt: skip
+    report = json.loads((out / "report.json").read_text())
+    assert report["params"]["soft_inpainting"] is True and report["params"]["mask_blend_power"] == 2
+    assert "Soft inpainting enabled: True" in report["infotext"] and "Soft inpainting schedule bias: 2" in report["infotext"]
+    assert report["api_body"]["alwayson_scripts"]["soft inpainting"]["args"][:2] == [True, 2]
+    tensors = load_file(str(out / "tensors.safetensors"))
+    assert tensors["soft_weights"].shape == (16, 8, 8) and (out / "stages" / "soft_overlay_mask.png").exists()
+    assert (out / "views" / "soft_blend.png").exists() and (out / "views" / "soft_overlay.png").exists()
+
+
 @pytest.mark.parametrize(
     "argv,message",
     [
+        (["{img}", "--out", "o", "--inpaint-detail-preservation", "0"], "inpaint_detail_preservation must be above 0"),
         (["missing.png", "--out", "o"], "does not exist"),
         (["--out", "o"], "give IMAGE"),
         (["{img}", "--out", "o", "--sweep", "mask_blur_x"], "NAME=V1"),

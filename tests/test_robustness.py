@@ -128,6 +128,13 @@ params_everywhere = st.builds(
     img2img_fix_steps=st.booleans(),
     color_correction=st.booleans(),
     model_kind=st.sampled_from(["standard", "inpainting", "inpainting-sdxl", "depth"]),
+    soft_inpainting=st.sampled_from([False, True, True, "yes"]),
+    mask_blend_power=st.sampled_from([0.0, 1.0, 8.0, -1.0]),
+    mask_blend_scale=st.sampled_from([0.0, 0.5, 8.0]),
+    inpaint_detail_preservation=st.sampled_from([1.0, 4.0, 32.0, 0.0]),
+    composite_mask_influence=st.sampled_from([0.0, 0.5, 1.0]),
+    composite_difference_threshold=st.sampled_from([0.0, 0.5, 8.0]),
+    composite_difference_contrast=st.sampled_from([0.0, 2.0, 8.0]),
 )
 
 
@@ -167,8 +174,13 @@ def test_whole_parameter_space(p, iw, ih, mask_kind, n_images, with_latent_mask,
     assert r.init_latent.shape == (r.batch_size, 4, h, w) and torch.isfinite(r.init_latent).all()
     if r.mask is not None:
         assert torch.equal(r.mask + r.nmask, torch.ones_like(r.mask))
-        if p.mask_round:
+        if p.effective_mask_round:
             assert set(torch.unique(r.nmask).tolist()) <= {0.0, 1.0}
+        if p.soft_inpainting:
+            assert r.soft is not None and r.soft.weights.shape[1:] == (h, w)
+            assert ((r.soft.weights >= 0) & (r.soft.weights <= 1)).all()
+            if r.soft.overlay_mask is not None:
+                assert r.soft.overlay.size == r.overlay_images[0].size
     if r.crop_region is not None:
         x1, y1, x2, y2 = r.crop_region
         assert 0 <= x1 < x2 <= mask.width and 0 <= y1 < y2 <= mask.height
