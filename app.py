@@ -29,6 +29,7 @@ from inpaint_init.examples import EXAMPLES, load_example  # noqa: E402
 from inpaint_init.noise import describe_source  # noqa: E402
 from inpaint_init.resize import RESIZE_MODE_LABELS  # noqa: E402
 from inpaint_init.sampler import SAMPLERS  # noqa: E402
+from inpaint_init.peers import COMFY_NODES  # noqa: E402
 from inpaint_init.soft_inpainting import SOFT_PARAMS  # noqa: E402
 from inpaint_init.views import VIEW_NAMES, WHY, notes_markdown, render_views, summary_markdown  # noqa: E402
 
@@ -344,15 +345,45 @@ def export_ui(editor, mask_upload, *control_values):
     return str(zip_directory(folder, folder.with_suffix(".zip"))), f"✅ {len(written)} files"
 
 
-def compare_ui(editor, mask_upload, grow_mask_by, *control_values):
-    """The same image and mask prepared by diffusers and ComfyUI, next to the webui's."""
+#: compare_ui()'s own controls, in order: PeerSettings fields.
+PEER_CONTROL_NAMES = (
+    "diffusers_pipeline",
+    "unet_channels",
+    "diffusers_strength",
+    "blur_factor",
+    "comfy_node",
+    "grow_mask_by",
+    "noise_mask",
+    "grow_mask",
+    "tapered_corners",
+    "comfy_denoise",
+    "differential_diffusion",
+)
+
+
+def peer_settings(values: dict):
+    """PeerSettings from the comparison's controls (strength 0: the pipeline's default)."""
+    from inpaint_init.compare import PeerSettings
+
+    v = dict(values)
+    v["diffusers_strength"] = None if not v["diffusers_strength"] else float(v["diffusers_strength"])
+    for name in ("unet_channels", "grow_mask_by", "grow_mask"):
+        v[name] = int(v[name])
+    return PeerSettings(**v)
+
+
+def compare_ui(editor, mask_upload, *values):
+    """The same image and mask prepared by diffusers and ComfyUI, next to the webui's.
+    ``values``: PEER_CONTROL_NAMES' values, then CONTROL_NAMES'."""
     from inpaint_init.compare import compare
 
+    n = len(PEER_CONTROL_NAMES)
     try:
-        image, result = run_current(editor, mask_upload, dict(zip(CONTROL_NAMES, control_values)))
-    except InitError as e:
+        settings = peer_settings(dict(zip(PEER_CONTROL_NAMES, values[:n])))
+        image, result = run_current(editor, mask_upload, dict(zip(CONTROL_NAMES, values[n:])))
+    except (InitError, TypeError, ValueError) as e:
         return [], f"⛔ {e}"
-    comparison = compare(result, image, int(grow_mask_by))
+    comparison = compare(result, image, settings=settings)
     return [(v.image, v.caption) for v in comparison.views.values() if v.image is not None], comparison.table
 
 
@@ -506,7 +537,21 @@ def build_demo() -> gr.Blocks:
                     export_file = gr.File(label="export", interactive=False)
                     export_status = gr.Markdown("")
                 with gr.Accordion("Compare with diffusers and ComfyUI", open=False):
-                    grow = gr.Slider(0, 32, value=6, step=1, label="ComfyUI grow_mask_by")
+                    with gr.Row():
+                        unet_channels = gr.Radio([("standard (4 channels)", 4), ("inpainting (9 channels)", 9)], value=4, label="Model (both tools)")
+                        diffusers_pipeline = gr.Radio([("SD 1.5", "sd"), ("SDXL", "sdxl")], value="sd", label="diffusers pipeline")
+                    with gr.Row():
+                        diffusers_strength = gr.Slider(0, 1, value=0, step=0.01, label="diffusers strength (0 = the pipeline's default: 1.0 SD, 0.9999 SDXL)")
+                        blur_factor = gr.Slider(0, 64, value=4, step=1, label="diffusers blur_factor (mask_processor.blur: PIL, one radius; 0 = none)")
+                    comfy_node = gr.Radio([(label, key) for key, label in COMFY_NODES.items()], value="vae_encode_for_inpaint", label="ComfyUI node")
+                    with gr.Row():
+                        grow = gr.Slider(0, 32, value=6, step=1, label="ComfyUI grow_mask_by")
+                        grow_mask = gr.Slider(-16, 16, value=0, step=1, label="GrowMask node: expand (0 = no node)")
+                        tapered = gr.Checkbox(value=True, label="GrowMask tapered corners")
+                    with gr.Row():
+                        noise_mask = gr.Checkbox(value=True, label="InpaintModelConditioning noise_mask")
+                        comfy_denoise = gr.Slider(0.01, 1, value=1.0, step=0.01, label="ComfyUI denoise")
+                        differential = gr.Checkbox(value=False, label="Differential Diffusion")
                     compare_btn = gr.Button("Compare")
                     compare_gallery = gr.Gallery(label="webui vs diffusers vs ComfyUI", columns=3, height="auto", elem_id="compare")
                     compare_table = gr.Markdown("")
@@ -539,7 +584,12 @@ def build_demo() -> gr.Blocks:
         png_in.change(import_png_ui, inputs=png_in, outputs=[*controls, import_status])
         api_run.click(import_api_ui, inputs=[api_text, api_file], outputs=[editor, mask_upload, *controls, import_status])
         export_btn.click(export_ui, inputs=inputs, outputs=[export_file, export_status], api_name="export")
-        compare_btn.click(compare_ui, inputs=[editor, mask_upload, grow, *controls], outputs=[compare_gallery, compare_table], api_name="compare")
+        peer_controls = [
+            diffusers_pipeline, unet_channels, diffusers_strength, blur_factor, comfy_node, grow, noise_mask, grow_mask, tapered,
+            comfy_denoise, differential,
+        ]  # fmt: skip
+        assert len(peer_controls) == len(PEER_CONTROL_NAMES)
+        compare_btn.click(compare_ui, inputs=[editor, mask_upload, *peer_controls, *controls], outputs=[compare_gallery, compare_table], api_name="compare")
         vae_load.click(load_vae_ui, inputs=[vae_path, vae_family], outputs=[vae, vae_status], api_name="load_vae")
         demo.load(compute, inputs=[*inputs, shown, soft_result], outputs=outputs, api_visibility="private")
     return demo

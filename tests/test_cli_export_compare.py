@@ -1,4 +1,5 @@
-"""Export, command line, sweep grid, and the diffusers / ComfyUI comparison."""
+"""Export, command line, sweep grid, and the app's import/export/compare handlers (the
+comparison's rules: tests/test_peers.py)."""
 
 import base64
 import io
@@ -12,12 +13,10 @@ from PIL import Image, PngImagePlugin
 from safetensors.torch import load_file
 
 import app
-from inpaint_init import InitParams, expand_crop_region, get_crop_region, run_init
+from inpaint_init import InitParams
 from inpaint_init.cli import SWEEP_VIEWS, main, parse_sweep, sweep_grid
-from inpaint_init.compare import compare
 from inpaint_init.examples import load_example
 from inpaint_init.export import labelled_grid
-from inpaint_init.peers import comfy_vae_encode_for_inpaint, diffusers_prepare, latent_mask_rules
 from test_app import DEFAULTS, small_case
 
 
@@ -166,83 +165,6 @@ def test_labelled_grid_size_with_captions():
     assert g.size == (3 * 38, 4 + 2 * (16 + 32 + 6))
 
 
-class TestDiffusers:
-    def test_binarises_at_half(self):
-        img = Image.new("RGB", (16, 16), "gray")
-        m = Image.fromarray(np.tile(np.array([127, 128], np.uint8), (16, 8)))
-        prep = diffusers_prepare(img, m, 16, 16)
-        assert prep.pixel_mask[0, 0, 0, :2].tolist() == [0.0, 1.0]
-
-    def test_blur_before_binarising_does_not_move_a_straight_edge(self):
-        img = Image.new("RGB", (64, 64), "gray")
-        m = Image.new("L", (64, 64))
-        m.paste(255, (0, 0, 32, 64))
-        sharp = diffusers_prepare(img, m, 64, 64).pixel_mask
-        blurred = diffusers_prepare(img, m, 64, 64, blur_factor=8).pixel_mask
-        assert torch.equal(sharp, blurred)
-
-    def test_nearest_latent_mask_takes_the_top_left_pixel(self):
-        m = np.zeros((16, 16), np.uint8)
-        m[0, 0] = 255  # top-left pixel of cell (0, 0)
-        m[8 + 4, 8 + 4] = 255  # centre of cell (1, 1)
-        prep = diffusers_prepare(Image.new("RGB", (16, 16)), Image.fromarray(m), 16, 16)
-        assert prep.latent_mask[0, 0].tolist() == [[1.0, 0.0], [0.0, 0.0]]
-
-    def test_masked_image_is_zero_under_the_mask_and_original_elsewhere(self):
-        img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8))
-        m = Image.new("L", (16, 16))
-        m.paste(255, (0, 0, 8, 16))
-        prep = diffusers_prepare(img, m, 16, 16)
-        assert prep.masked_image[..., :8].abs().max() == 0 and torch.equal(prep.masked_image[..., 8:], prep.image[..., 8:])
-
-    def test_padding_crop_is_the_webui_arithmetic(self):
-        m = Image.new("L", (100, 80))
-        m.paste(255, (40, 30, 52, 38))
-        prep = diffusers_prepare(Image.new("RGB", (100, 80)), m, 64, 64, padding_mask_crop=5)
-        assert prep.crop_region == expand_crop_region(get_crop_region(np.asarray(m), 5), 64, 64, 100, 80)
-
-    def test_default_size_floors_to_multiples_of_8(self):
-        prep = diffusers_prepare(Image.new("RGB", (101, 75)), Image.new("L", (101, 75), 255))
-        assert prep.image.shape[-2:] == (72, 96)
-
-
-class TestComfy:
-    def test_grey_fill_and_grown_noise_mask(self):
-        img = Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8))
-        m = np.zeros((32, 32), np.uint8)
-        m[10, 10] = 255
-        prep = comfy_vae_encode_for_inpaint(img, Image.fromarray(m), grow_mask_by=6)
-        assert prep.image[0, :, 10, 10].tolist() == [0.0, 0.0, 0.0]  # 0.5 grey in [-1, 1]
-        assert prep.image[0, :, 10, 11].abs().sum() > 0
-        # padding ceil(5/2) = 3: output i sums inputs i-3 … i+2, so pixel 10 reaches outputs 8 … 13.
-        rows = torch.nonzero(prep.pixel_mask[0, 0].sum(1)).flatten().tolist()
-        assert rows == list(range(8, 14)) and prep.pixel_mask.sum() == 36
-
-    def test_no_growth_and_centre_crop(self):
-        prep = comfy_vae_encode_for_inpaint(Image.new("RGB", (451, 300)), Image.new("L", (451, 300), 255), grow_mask_by=0)
-        assert prep.image.shape[-2:] == (296, 448) and any("centre-cropped" in n for n in prep.notes)
-
-
-def test_latent_mask_rules_on_one_cell():
-    m = np.zeros((16, 16), np.uint8)
-    m[0, 0] = 255  # one pixel in the top-left corner of cell (0, 0)
-    rules = latent_mask_rules(Image.fromarray(m))
-    assert rules["nearest"][0, 0] == 1 and rules["max over cell"][0, 0] == 1
-    assert rules["bicubic + round"][0, 0] == 0 and rules["bilinear"][0, 0] == 0  # bilinear samples the cell centre
-
-
-def test_compare_agrees_on_a_grid_aligned_block_and_differs_with_blur():
-    img = Image.fromarray(np.random.default_rng(2).integers(0, 256, (64, 64, 3), dtype=np.uint8))
-    m = Image.new("L", (64, 64))
-    m.paste(255, (16, 16, 48, 40))
-    r = run_init(img, m, InitParams(width=64, height=64, mask_blur_x=0, mask_blur_y=0, seed=1))
-    c = compare(r, img, grow_mask_by=0)
-    assert "| diffusers | 64×64 | 768 | 0 |" in c.table and "| ComfyUI | 64×64 | 768 | 0 |" in c.table
-    r = run_init(img, m, InitParams(width=64, height=64, mask_blur_x=16, mask_blur_y=16, seed=1))
-    assert "| diffusers | 64×64 | 768 | 0 |" not in compare(r, img, grow_mask_by=0).table
-    assert {"webui_encoded", "diffusers_encoded", "diffusers_masked", "comfyui_encoded", "latent_rules"} <= set(c.views)
-
-
 class TestAppImportExportCompare:
     def test_import_png_sets_controls(self, tmp_path):
         info = PngImagePlugin.PngInfo()
@@ -270,5 +192,10 @@ class TestAppImportExportCompare:
         path, status = app.export_ui(app.editor_value(img, layer), None, *DEFAULTS.values())
         with zipfile.ZipFile(path) as zf:
             assert "contact_sheet.png" in zf.namelist()
-        gallery, table = app.compare_ui(app.editor_value(img, layer), None, 6, *DEFAULTS.values())
-        assert len(gallery) >= 6 and "ComfyUI" in table
+        peers = dict(diffusers_pipeline="sd", unet_channels=9, diffusers_strength=0, blur_factor=4, comfy_node="inpaint_model_conditioning",
+                     grow_mask_by=6, noise_mask=True, grow_mask=2, tapered_corners=True, comfy_denoise=1.0, differential_diffusion=True)  # fmt: skip
+        assert tuple(peers) == app.PEER_CONTROL_NAMES
+        gallery, table = app.compare_ui(app.editor_value(img, layer), None, *peers.values(), *DEFAULTS.values())
+        captions = " ".join(c for _, c in gallery)
+        assert len(gallery) >= 8 and "ComfyUI" in table and "GrowMask +2" in table and "Differential Diffusion" in captions
+        assert "9-channel" in table
