@@ -25,12 +25,14 @@ from .sampler import SAMPLERS, SamplerPlan, plan_img2img
 from .webui_io import parse_api_payload, params_from_infotext, read_png_infotext
 from .export import export_result
 from .compare import compare
+from .ab import compare_results
 
 __all__ = [
     "SAMPLERS",
     "SamplerPlan",
     "VAELoadError",
     "compare",
+    "compare_results",
     "export_result",
     "load_vae",
     "params_from_infotext",

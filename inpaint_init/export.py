@@ -131,9 +131,10 @@ def contact_sheet(result: InitResult, image: Image.Image, columns: int = 4, tile
     )
 
 
-def export_result(result: InitResult, image: Image.Image, out_dir: str | Path) -> list[Path]:
+def export_result(result: InitResult, image: Image.Image, out_dir: str | Path, mask: Image.Image | None = None) -> list[Path]:
     """Write stages/*.png, views/*.png, tensors.safetensors, report.json and contact_sheet.png
-    into ``out_dir``; returns the paths written."""
+    into ``out_dir``, and with ``mask`` given the inputs as inputs/image.png and inputs/mask.png
+    (so the export alone reproduces the job); returns the paths written."""
     from safetensors.torch import save_file
 
     out = Path(out_dir)
@@ -145,6 +146,10 @@ def export_result(result: InitResult, image: Image.Image, out_dir: str | Path) -
         img.save(path)
         written.append(path)
 
+    if mask is not None:
+        (out / "inputs").mkdir(exist_ok=True)
+        save(image, out / "inputs" / "image.png")
+        save(mask, out / "inputs" / "mask.png")
     for name in IMAGE_FIELDS:
         img = getattr(result, name)
         if img is not None:

@@ -15,6 +15,9 @@ from PIL import Image, ImageDraw
 from .crop import mask_bbox
 
 __all__ = [
+    "mask_with_contour",
+    "draw_legend",
+    "colour_bar_ticks",
     "checkerboard",
     "on_checkerboard",
     "draw_crop_boxes",
@@ -65,6 +68,69 @@ def draw_crop_boxes(
             continue
         x1, y1, x2, y2 = box
         draw.rectangle((x1, y1, x2 - 1, y2 - 1), outline=CROP_BOX_COLOURS[name], width=width)
+    return out
+
+
+def mask_with_contour(mask: Image.Image, colour=(255, 40, 40)) -> Image.Image:
+    """A grey mask (L) as RGB with its 0.5 line drawn in ``colour``: the pixels at or above 128
+    that touch (4-neighbourhood) a pixel below 128, i.e. the inner edge of what rounding keeps.
+
+    >>> m = Image.new("L", (5, 5)); m.paste(255, (1, 1, 4, 4))
+    >>> int((np.asarray(mask_with_contour(m))[..., 1] == 40).sum())  # the 3×3 square's 8 edge pixels
+    8
+    """
+    a = np.asarray(mask.convert("L"))
+    inside = a >= 128
+    padded = np.pad(inside, 1, mode="edge")
+    border = inside & ~(padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
+    rgb = np.repeat(a[..., None], 3, axis=2)
+    rgb[border] = colour
+    return Image.fromarray(rgb)
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def draw_legend(image: Image.Image, entries: list[tuple[tuple[int, int, int], str]]) -> Image.Image:
+    """``image`` with a legend box in its top-left corner: one coloured swatch and label per
+    entry, sized to the image so it stays readable when the view is scaled down."""
+    out = image.convert("RGB").copy()
+    size = max(11, round(min(out.size) / 28))
+    font = _font(size)
+    draw = ImageDraw.Draw(out)
+    pad, swatch = size // 2, size
+    widths = [draw.textlength(text, font=font) for _, text in entries]
+    box_w = int(pad * 3 + swatch + max(widths, default=0))
+    box_h = int(pad + len(entries) * (size + pad))
+    draw.rectangle((0, 0, box_w, box_h), fill=(255, 255, 255), outline=(120, 120, 120))
+    for i, (colour, text) in enumerate(entries):
+        y = pad + i * (size + pad)
+        draw.rectangle((pad, y, pad + swatch, y + size - 1), outline=colour, width=max(2, size // 6))
+        draw.text((pad * 2 + swatch, y + size // 2), text, fill=(0, 0, 0), font=font, anchor="lm")
+    return out
+
+
+def colour_bar_ticks(image: Image.Image, vmin: float, vmax: float, label: str, bar_height: int) -> Image.Image:
+    """A :func:`heatmap_grid` picture with tick values (min, middle, max) and a label under its
+    colour bar."""
+    size = max(10, min(14, image.width // 24))
+    font = _font(size)
+    out = Image.new("RGB", (image.width, image.height + 2 * size + 8), "white")
+    out.paste(image, (0, 0))
+    draw = ImageDraw.Draw(out)
+    y0 = image.height - bar_height
+    y = image.height + 2
+    for frac, anchor in ((0.0, "la"), (0.5, "ma"), (1.0, "ra")):
+        x = round(frac * (image.width - 1))
+        draw.line((x, y0, x, image.height + 1), fill=(0, 0, 0))
+        draw.text((x, y), f"{vmin + frac * (vmax - vmin):.3g}", fill=(0, 0, 0), font=font, anchor=anchor)
+    draw.text((image.width // 2, y + size + 3), label, fill=(60, 60, 60), font=font, anchor="ma")
     return out
 
 

@@ -191,7 +191,7 @@ def start_latent(
 _MATPLOTLIB = threading.Lock()
 
 
-def sigma_schedule_plot(plan: SamplerPlan, size: tuple[int, int] = (640, 260)) -> Image.Image:
+def sigma_schedule_plot(plan: SamplerPlan, size: tuple[int, int] = (460, 330)) -> Image.Image:
     """σ per step (log scale), the part that runs in colour, the img2img start marked."""
     # matplotlib's text layout is not thread-safe (its parsers raise under concurrent first use);
     # the app renders from several worker threads.
@@ -223,8 +223,10 @@ def _sigma_schedule_plot(plan: SamplerPlan, size: tuple[int, int]) -> Image.Imag
     ax.set_yscale("log")
     ax.set_xlabel("step of the schedule")
     ax.set_ylabel("σ")
-    title = f"{plan.sampler}, {plan.steps} steps, denoising {plan.denoising_strength:g}: t_enc = {plan.t_enc}"
-    ax.set_title(title + (" (fix steps)" if plan.fix_steps else ""), fontsize=9)
+    # Sized for a view cell (~400 px): two short title lines at a font that stays readable.
+    title = f"{plan.sampler}, {plan.steps} steps, denoising {plan.denoising_strength:g}\nt_enc = {plan.t_enc}"
+    ax.set_title(title + (" (fix steps)" if plan.fix_steps else ""), fontsize=10)
+    ax.tick_params(labelsize=8)
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     canvas.draw()

@@ -6,6 +6,7 @@ The app shows these; the export writes them. Nothing here computes a stage: it o
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,13 +19,23 @@ from .cache import tensor_digest
 from .crop import get_crop_region
 from .overlay import apply_overlay
 from .pipeline import STAGES, InitResult
-from .plots import CROP_BOX_COLOURS, draw_crop_boxes, heatmap_grid, lab_histograms, on_checkerboard, tint_cells
+from .plots import (
+    CROP_BOX_COLOURS,
+    colour_bar_ticks,
+    draw_crop_boxes,
+    draw_legend,
+    heatmap_grid,
+    lab_histograms,
+    mask_with_contour,
+    on_checkerboard,
+    tint_cells,
+)
 from .resize import RESIZE_MODE_LABELS
 from .sampler import plan_img2img, sigma_schedule_plot
 from .soft_inpainting import SIMULATED, soft_blend
 from .soft_plots import blend_figure, edge_row, overlay_figure
 
-__all__ = ["VIEW_NAMES", "WHY", "View", "render_views", "summary_markdown", "notes_markdown"]
+__all__ = ["VIEW_NAMES", "WHY", "View", "render_views", "summary_markdown", "timings_markdown", "notes_markdown"]
 
 #: Views in display order, with their titles.
 VIEW_NAMES = {
@@ -148,17 +159,72 @@ _HEATMAPS_LOCK = threading.Lock()
 def _heatmap(x: torch.Tensor, **kwargs):
     """:func:`heatmap_grid`, memoised by the tensor's content: most refreshes leave the latent
     unchanged, and drawing it costs several milliseconds."""
+    # One latent cell = 8 px up to a 64-cell latent (512²), fewer beyond: a channel panel stays
+    # ≤ 512 px, about what a view cell shows, instead of growing with the image.
+    kwargs.setdefault("cell", max(1, min(8, 512 // max(x.shape[-2:]))))
     key = (tensor_digest(x), tuple(sorted(kwargs.items())))
+    label = kwargs.pop("label", None)
     with _HEATMAPS_LOCK:
         if key in _HEATMAPS:
             _HEATMAPS.move_to_end(key)
             return _HEATMAPS[key]
     value = heatmap_grid(x, **kwargs)
+    if label is not None:
+        image, lo, hi = value
+        value = (colour_bar_ticks(image, lo, hi, label, kwargs.get("bar_height", 10)), lo, hi)
     with _HEATMAPS_LOCK:  # the app's worker threads share it
         _HEATMAPS[key] = value
-        while len(_HEATMAPS) > 16:
+        while len(_HEATMAPS) > 32:
             _HEATMAPS.popitem(last=False)
     return value
+
+
+class _SameInputs:
+    """Memoise drawings by the identity of their inputs: the stage cache hands back the very
+    same objects for stages that did not change, so most views of a refresh are found here
+    instead of being drawn again. Weak references make sure an entry is used only while its
+    inputs are alive (an ``id`` alone could be reused by a new object)."""
+
+    def __init__(self, size: int = 48):
+        self.size = size
+        self._entries: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, fn, *objects, extra=()):
+        key = (fn.__name__, tuple(id(o) for o in objects), extra)
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and all(ref() is obj for ref, obj in zip(hit[0], objects)):
+                self._entries.move_to_end(key)
+                return hit[1]
+        value = fn(*objects, *extra)
+        refs = tuple(weakref.ref(o) if o is not None else (lambda: None) for o in objects)
+        with self._lock:
+            self._entries[key] = (refs, value)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return value
+
+
+_SAME = _SameInputs()
+
+
+def _crop_picture(image, blurred, unexpanded, region):
+    x1, y1, x2, y2 = region
+    boxes = draw_crop_boxes(image, blurred, unexpanded, region)
+    return draw_legend(
+        boxes,
+        [
+            (CROP_BOX_COLOURS["mask"], "mask bbox (every pixel > 0)"),
+            (CROP_BOX_COLOURS["padded"], "+ padding"),
+            (CROP_BOX_COLOURS["expanded"], f"grown to W:H = crop, paste_to {x2 - x1}×{y2 - y1} at ({x1}, {y1})"),
+        ],
+    )
+
+
+def _latent_cells(base, nmask0_bytes_shape):
+    data, shape = nmask0_bytes_shape
+    return tint_cells(base, np.frombuffer(data, np.float32).reshape(shape))
 
 
 def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
@@ -167,13 +233,13 @@ def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
     views: dict[str, View] = {}
     views["binary_mask"] = View(r.binary_mask, f"binary mask · {_mask_values(r.binary_mask)}" if r.binary_mask else "no mask")
     views["blurred_mask"] = View(
-        r.blurred_mask,
+        None if r.blurred_mask is None else _SAME(mask_with_contour, r.blurred_mask),
         f"blur x {p.mask_blur_x}, y {p.mask_blur_y}"
         + (" · inverted" if p.inpainting_mask_invert else "")
-        + (f" · {_mask_values(r.blurred_mask)}" if r.blurred_mask else ""),
+        + (f" · {_mask_values(r.blurred_mask)} · red: the 0.5 line, where repainting stops after rounding" if r.blurred_mask else ""),
     )
     if r.crop_region is not None:
-        boxes = draw_crop_boxes(image, r.blurred_mask, r.crop_region_unexpanded, r.crop_region)
+        boxes = _SAME(_crop_picture, image, r.blurred_mask, extra=(r.crop_region_unexpanded, r.crop_region))
         x, y, w, h = r.paste_to
         views["crop"] = View(
             boxes,
@@ -185,7 +251,7 @@ def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
     if r.overlay_images:
         ov = r.overlay_images[0]
         source = "blurred mask" if r.inpaint_full_res else "2 × blurred mask"
-        views["overlay"] = View(on_checkerboard(ov), f"overlay {ov.width}×{ov.height} · mask_for_overlay = {source}")
+        views["overlay"] = View(_SAME(on_checkerboard, ov), f"overlay {ov.width}×{ov.height} · mask_for_overlay = {source}")
     else:
         views["overlay"] = View(None, "no overlay (no mask)")
     views["processed"] = View(
@@ -201,16 +267,18 @@ def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
     if r.nmask is not None:
         cells = int(r.nmask[0].sum().item())
         total = r.nmask[0].numel()
+        base = r.processed_images[0] if r.processed_images[0].size == (p.width, p.height) else r.filled_images[0]
+        cells = r.nmask[0].float().cpu().numpy()
         views["latent_mask_overlay"] = View(
-            tint_cells(r.processed_images[0] if r.processed_images[0].size == (p.width, p.height) else r.filled_images[0], r.nmask[0].cpu().numpy()),
+            _SAME(_latent_cells, base, extra=((cells.tobytes(), cells.shape),)),
             f"{cells} of {total} latent cells regenerated" + ("" if p.mask_round else " (soft: mask_round off)"),
         )
-        grid, _, _ = _heatmap(r.nmask, vmin=0.0, vmax=1.0, cmap="gray", columns=2)
+        grid = _heatmap(r.nmask, vmin=0.0, vmax=1.0, cmap="gray", columns=2, label="nmask: 0 keep … 1 regenerate")[0]
         views["latent_mask"] = View(grid, f"nmask {_shape(r.nmask)} · values {_range(r.nmask)}")
     else:
         views["latent_mask_overlay"] = View(None, "no mask: everything is regenerated")
         views["latent_mask"] = View(None, "no mask")
-    grid, lo, hi = _heatmap(r.init_latent[0], columns=2)
+    grid, lo, hi = _heatmap(r.init_latent[0], columns=2, label="latent value (blue −, red +)")
     inside = ""
     if r.nmask is not None:
         # > 0.5: a soft (unrounded) mask can have cells above 0 and none above one half
@@ -220,8 +288,8 @@ def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
     views["init_latent"] = View(grid, f"init_latent[0] {_shape(r.init_latent[0])} · colour scale {lo:.3g} … {hi:.3g}{inside}")
     if r.image_conditioning.shape[-1] > 1:
         cond = r.image_conditioning[0]
-        mask_grid, _, _ = _heatmap(cond[:1], vmin=0.0, vmax=1.0, cmap="gray")
-        lat_grid, lo, hi = _heatmap(cond[1:], columns=2)
+        mask_grid, _, _ = _heatmap(cond[:1], vmin=0.0, vmax=1.0, cmap="gray", label="mask 0 … 1")
+        lat_grid, lo, hi = _heatmap(cond[1:], columns=2, label="masked-image latent")
         combined = Image.new("RGB", (mask_grid.width + 12 + lat_grid.width, max(mask_grid.height, lat_grid.height)), "white")
         combined.paste(mask_grid, (0, 0))
         combined.paste(lat_grid, (mask_grid.width + 12, 0))
@@ -241,11 +309,13 @@ def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
     )
     views["sigma_plot"] = View(_sigma_plot(plan.sampler, plan.steps, plan.denoising_strength, plan.fix_steps), f"start at step {plan.start_index} of {plan.schedule_steps}")
     if r.overlay_images and r.decoded_init_latent is not None:
-        views["paste_back"] = View(apply_overlay(r.decoded_init_latent, r.overlay_images[0], r.paste_to), "decoded init latent pasted back")
+        views["paste_back"] = View(
+            _SAME(apply_overlay, r.decoded_init_latent, r.overlay_images[0], extra=(r.paste_to,)), "decoded init latent pasted back"
+        )
     else:
         views["paste_back"] = View(None, "no overlay: the result is used as is")
     if r.color_corrections:
-        views["lab"] = View(lab_histograms(r.color_corrections[0]), "L, a, b of the correction target")
+        views["lab"] = View(_SAME(lab_histograms, r.color_corrections[0]), "L, a, b of the correction target")
     else:
         views["lab"] = View(None, "colour correction off")
     views.update(_soft_views(r))
@@ -306,8 +376,8 @@ def _variation(r: InitResult) -> str:
     return " · ".join(parts) or "none"
 
 
-def summary_markdown(result: InitResult) -> str:
-    """Shapes, ranges, crop numbers and timings as Markdown tables."""
+def summary_markdown(result: InitResult, timings: bool = True) -> str:
+    """Shapes, ranges, crop numbers and (with ``timings``) the stage timings as Markdown tables."""
     r, p = result, result.params
     rows = [
         ("init_latent", _shape(r.init_latent), _range(r.init_latent)),
@@ -329,14 +399,22 @@ def summary_markdown(result: InitResult) -> str:
         ("VAE", r.vae_name),
     ]
     lines += ["", "| | |", "|---|---|", *[f"| {a} | {b} |" for a, b in info]]
-    lines += ["", "| stage | ms | |", "|---|---:|---|"]
+    if timings:
+        lines += ["", timings_markdown(r)]
+    legend = " · ".join(f"{name}: {'#%02x%02x%02x' % c}" for name, c in CROP_BOX_COLOURS.items())
+    lines += ["", f"<small>crop box colours: {legend}</small>"]
+    return "\n".join(lines)
+
+
+def timings_markdown(result: InitResult) -> str:
+    """The time of each stage this run, and which came from the cache."""
+    r = result
+    lines = ["| stage | ms | |", "|---|---:|---|"]
     for stage in STAGES:
         if stage in r.timings:
             cached = "cached" if stage in r.cached_stages else ""
             lines.append(f"| {stage.replace('_', ' ')} | {r.timings[stage] * 1000:.1f} | {cached} |")
     lines.append(f"| **total** | **{r.total_time * 1000:.1f}** | |")
-    legend = " · ".join(f"{name}: {'#%02x%02x%02x' % c}" for name, c in CROP_BOX_COLOURS.items())
-    lines += ["", f"<small>crop box colours: {legend}</small>"]
     return "\n".join(lines)
 
 

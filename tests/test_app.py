@@ -55,8 +55,9 @@ VIEW_KEYS = list(VIEW_NAMES)
 
 
 def outputs_by_name(out):
-    """compute()'s tuple (less its trailing state) → {view: (image, caption)}, summary, notes."""
-    if len(out) == 2 * len(VIEW_KEYS) + 3:
+    """compute()'s tuple (views, timing, summary, notes, and its trailing state) or the /compute
+    API's (no state) → {view: (image, caption)}, summary, notes."""
+    if len(out) == 2 * len(VIEW_KEYS) + 4:
         out = out[:-1]
     views = {k: (out[2 * i], out[2 * i + 1]) for i, k in enumerate(VIEW_KEYS)}
     return views, out[-2], out[-1]
@@ -103,7 +104,7 @@ class TestFunctions:
         img, layer = small_case()
         out = app.compute(app.editor_value(img, layer), None, **DEFAULTS)
         views, summary, notes = outputs_by_name(out)
-        assert len(out) == 2 * len(VIEW_NAMES) + 3
+        assert len(out) == 2 * len(VIEW_NAMES) + 4
         for key in ("binary_mask", "blurred_mask", "processed", "filled", "decoded", "latent_mask", "init_latent", "paste_back"):
             assert isinstance(views[key][0], Image.Image), key
         assert "1×4×16×16" in summary and "No warnings" in notes
@@ -165,7 +166,11 @@ class TestFunctions:
         img, layer = small_case()
         editor = app.editor_value(img, layer)
         off, _, _ = outputs_by_name(app.compute(editor, None, **DEFAULTS))
-        assert off["soft_blend"][0] is None and "off" in off["soft_blend"][1]
+        # An empty view is a one-line card saying why, not a missing picture
+        from webapp.pictures import text_card
+
+        assert "off" in off["soft_blend"][1]
+        assert np.array_equal(np.asarray(off["soft_blend"][0]), np.asarray(text_card(off["soft_blend"][1].removeprefix("🟠 "))))
         args = DEFAULTS | dict(soft_inpainting=True, mask_blur_x=12, mask_blur_y=12)
         on, _, notes = outputs_by_name(app.compute(editor, None, **args))
         assert on["soft_blend"][0] is not None and "P 1 · K 0.5" in on["soft_blend"][1]

@@ -1,0 +1,95 @@
+"""Per-browser-session state kept on the server: the image and masks (uploaded once, not with
+every control change), what each view shows now, the pinned result, and the order of requests.
+
+**Never stale.** Gradio may run two requests of one session at once (a control change and an
+editor change are different events, and each event has its own workers); if the older one
+finished last, the page would show a stale state. Each request takes a ticket on arrival and
+waits for its turn, so a session's requests run one at a time in arrival order and their results
+reach the page in that order; a request that is no longer the newest when its turn comes skips
+the computation (its state changes, e.g. a new image, are still applied), because a newer one
+will render the final state.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+__all__ = ["Session", "SessionStore"]
+
+
+@dataclass
+class Session:
+    image: Image.Image | None = None  # the init image, as the editor shows it
+    painted: Image.Image | None = None  # the brush layers as a binary mask (None: none painted)
+    uploaded: Image.Image | None = None  # an uploaded mask, used raw
+    soft_result: Image.Image | None = None
+    example: str | None = None
+    shown: dict[str, str] = field(default_factory=dict)  # view → digest of the picture the page shows
+    texts: dict[str, str] = field(default_factory=dict)  # text output → what the page shows
+    visible: tuple[str, ...] | None = None  # views the user chose to show (None: all)
+    view_size: str = "medium"
+    full_resolution: bool = False  # pictures above handlers.DISPLAY_MAX are shown reduced unless set
+    pinned: Any = None  # (InitResult, views) pinned as "A"
+    last: Any = None  # (image, InitResult, values) of the last refresh
+    compared_key: Any = None  # the state the comparison on screen was made for
+    touched: float = field(default_factory=time.monotonic)
+    _cv: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    _issued: int = 0
+    _serving: int = 0
+
+    @property
+    def mask(self) -> Image.Image | None:
+        """The mask init gets: an uploaded one wins over painting (as in the webui's API)."""
+        return self.uploaded if self.uploaded is not None else self.painted
+
+    @contextmanager
+    def turn(self, timeout: float = 120.0):
+        """Run the body when every earlier request of this session is done. Yields a function
+        telling whether this request is still the newest."""
+        with self._cv:
+            ticket = self._issued
+            self._issued += 1
+            self._cv.wait_for(lambda: self._serving == ticket, timeout=timeout)
+        try:
+            yield lambda: self._issued == ticket + 1
+        finally:
+            with self._cv:
+                self._serving = max(self._serving, ticket + 1)
+                self._cv.notify_all()
+            self.touched = time.monotonic()
+
+
+class SessionStore:
+    """Sessions by Gradio's session hash, at most ``max_sessions`` (least recently used go first)
+    and none idle for more than ``idle_s`` seconds: memory stays bounded however many visitors."""
+
+    def __init__(self, max_sessions: int = 64, idle_s: float = 3600.0):
+        self.max_sessions = max_sessions
+        self.idle_s = idle_s
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str | None) -> Session:
+        key = key or "anonymous"
+        now = time.monotonic()
+        with self._lock:
+            for old in [k for k, s in self._sessions.items() if now - s.touched > self.idle_s]:
+                del self._sessions[old]
+            session = self._sessions.get(key)
+            if session is None:
+                session = self._sessions[key] = Session()
+            self._sessions.move_to_end(key)
+            while len(self._sessions) > self.max_sessions:
+                self._sessions.popitem(last=False)
+            session.touched = now
+            return session
+
+    def __len__(self) -> int:
+        return len(self._sessions)
