@@ -66,7 +66,7 @@ EXAMPLES: tuple[Example, ...] = (
         "A small mask on a 451×300 photo, Only masked with 4 px padding: the crop hugs the blurred mask, so the "
         "model sees little context and the paste-back seam sits right at the blur.",
         _skimage("chelsea"),
-        _ellipse((0.42, 0.30, 0.56, 0.48)),
+        _ellipse((0.29, 0.27, 0.45, 0.51)),  # her right eye (the left one in the picture)
         settings={"inpaint_full_res": True, "inpaint_full_res_padding": 4},
     ),
     Example(

@@ -159,9 +159,9 @@ _HEATMAPS_LOCK = threading.Lock()
 def _heatmap(x: torch.Tensor, **kwargs):
     """:func:`heatmap_grid`, memoised by the tensor's content: most refreshes leave the latent
     unchanged, and drawing it costs several milliseconds."""
-    # One latent cell = 8 px up to a 64-cell latent (512²), fewer beyond: a channel panel stays
-    # ≤ 512 px, about what a view cell shows, instead of growing with the image.
-    kwargs.setdefault("cell", max(1, min(8, 512 // max(x.shape[-2:]))))
+    # A channel panel stays ≤ 320 px (a 2-column grid fits a view cell at full resolution):
+    # 5 px per latent cell at 512², 2 px at 1024².
+    kwargs.setdefault("cell", max(1, min(8, 320 // max(x.shape[-2:]))))
     key = (tensor_digest(x), tuple(sorted(kwargs.items())))
     label = kwargs.pop("label", None)
     with _HEATMAPS_LOCK:

@@ -170,7 +170,7 @@ class TestFunctions:
         from webapp.pictures import text_card
 
         assert "off" in off["soft_blend"][1]
-        assert np.array_equal(np.asarray(off["soft_blend"][0]), np.asarray(text_card(off["soft_blend"][1].removeprefix("🟠 "))))
+        assert np.array_equal(np.asarray(off["soft_blend"][0]), np.asarray(text_card(off["soft_blend"][1].removeprefix("● "))))
         args = DEFAULTS | dict(soft_inpainting=True, mask_blur_x=12, mask_blur_y=12)
         on, _, notes = outputs_by_name(app.compute(editor, None, **args))
         assert on["soft_blend"][0] is not None and "P 1 · K 0.5" in on["soft_blend"][1]

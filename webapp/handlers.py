@@ -52,7 +52,7 @@ VAE_HELP = (
     "Diffusers folders, single .safetensors/.pt files (LDM or diffusers keys, or a full checkpoint) and TAESD files. "
     "Offline; pickles are only read as plain tensors."
 )
-CHANGED = "🟠 "  # caption mark of a view whose picture changed on the last update
+CHANGED = "● "  # caption mark of a view whose picture changed on the last update
 
 # compute()'s control parameters, in order: the webui's names, plus the VAE choice.
 CONTROL_NAMES = (
@@ -198,10 +198,15 @@ def _session(request: gr.Request | None) -> Session:
 
 
 def _start_with_example(session: Session, name: str) -> None:
+    """An example's image and mask into the session. The mask goes in as the uploaded mask, also
+    for the painted (RGBA brush) ones: Gradio's editor, given a new picture and a mask layer,
+    can lay the layer out in the previous picture's canvas (the Chelsea mask showed a fifth of
+    the picture away from where the views used it). Init reads an RGBA mask the same way either
+    way (alpha > 128)."""
     image, mask, ex = load_example(name)
     session.image = image
-    session.painted = None if ex.uploaded else create_binary_mask(mask, round=True)
-    session.uploaded = mask if ex.uploaded else None
+    session.painted = None
+    session.uploaded = mask
     session.example = name
     first = name == EXAMPLES[0].name
     session.shown = dict(DEFAULT_SHOWN) if first else {}
@@ -308,7 +313,7 @@ def _scale_note(picture: Image.Image, path: str) -> str:
     if "-r" not in stem:
         return ""
     factor = stem.rsplit("-r", 1)[1]
-    return f"[shown at 1/{factor}: *Full resolution* under Views for every pixel] "
+    return f"(shown at 1/{factor}) "
 
 
 def page_refresh(session: Session, values: dict, progress=None) -> list:
@@ -481,17 +486,20 @@ def clear_upload(*args, request: gr.Request = None, progress=gr.Progress()):
 
 
 def load_example_ui(name: str):
-    """Example dropdown → editor value, uploaded mask (or none), description, and the example's
-    settings for EXAMPLE_SETTINGS' controls (the defaults when it sets none)."""
+    """Example dropdown → editor value (the picture, no layer), the mask for the upload slot,
+    the description, and the example's settings for EXAMPLE_SETTINGS' controls (the defaults
+    when it sets none)."""
     image, mask, ex = load_example(name)
     return (
-        # canvas_size = the image's: Gradio otherwise centres layers in its default 800×800 canvas,
-        # and the painted mask shows away from where it is.
-        gr.ImageEditor(value=editor_value(image, None if ex.uploaded else mask), canvas_size=image.size),
-        mask if ex.uploaded else None,
-        ex.description,
+        # canvas_size = the image's: Gradio otherwise fits the picture into its default 800×800 canvas.
+        gr.ImageEditor(value=editor_value(image, None), canvas_size=image.size),
+        mask,
+        ex.description + EXAMPLE_MASK_NOTE,
         *[ex.settings.get(name, default) for name, default in EXAMPLE_SETTINGS.items()],
     )
+
+
+EXAMPLE_MASK_NOTE = " *(Its mask is in the upload slot of Image & mask: clear it there to paint your own.)*"
 
 
 def on_example(name, *args, request: gr.Request = None, progress=gr.Progress()):
@@ -802,7 +810,9 @@ def initial_page(values: dict) -> dict[str, str]:
         # As the page first shows them: no view is marked as changed.
         out[0] = out[0].replace(" changed\"", "\"").replace(CHANGED, "")
         session.texts["grid"] = out[0]
-        DEFAULT_PAGE.update(grid=out[0], timing=out[1], summary=out[2], notes=out[3])
+        # Its timing is the cold start (imports, first runs): not what a refresh costs.
+        timing = "The first state was rendered when the app started. Move a control to see what a refresh costs."
+        DEFAULT_PAGE.update(grid=out[0], timing=timing, summary=out[2], notes=out[3])
         DEFAULT_SHOWN.update(session.shown)
         DEFAULT_TEXTS.update(session.texts)
     return DEFAULT_PAGE

@@ -21,10 +21,15 @@ from . import handlers as h
 from .viewgrid import GRID_CSS, SIZES
 
 CSS = GRID_CSS + """
+/* Gradio's container hides overflow, which makes it the sticky column's scroll box (so it never
+   sticks); clip (not a scroll container) keeps the page from scrolling sideways instead. */
+.gradio-container { overflow-x: clip !important; overflow-y: visible !important; }
 #main-row { align-items: flex-start; }
 #controls { position: sticky; top: 6px; align-self: flex-start; max-height: calc(100vh - 12px); overflow-y: auto;
             overflow-x: hidden; padding-right: 4px; }
 #controls .form { gap: 4px; }
+#controls { gap: 6px; }
+#controls fieldset label { padding: 2px 8px; }
 .view-cell img { object-fit: contain; }
 .view-caption p { font-size: 12px; margin: 2px 0; }
 #header h1 { margin: 0; font-size: 22px; }
@@ -60,8 +65,6 @@ def build_demo() -> gr.Blocks:
         )
         with gr.Row(elem_id="main-row", equal_height=False):
             with gr.Column(scale=1, min_width=330, elem_id="controls"):
-                example = gr.Dropdown([e.name for e in EXAMPLES], value=first.name, label="Example", elem_id="example")
-                example_info = gr.Markdown(first.description, elem_id="example-info")
                 with gr.Row():
                     blur_x = gr.Slider(0, 64, value=d["mask_blur_x"], step=1, label="Mask blur x", elem_id="mask-blur-x", min_width=140)
                     blur_y = gr.Slider(0, 64, value=d["mask_blur_y"], step=1, label="Mask blur y", elem_id="mask-blur-y", min_width=140)
@@ -78,6 +81,8 @@ def build_demo() -> gr.Blocks:
                     height = gr.Slider(64, 2048, value=d["height"], step=8, label="Height", elem_id="height", min_width=140)
                 resize_mode = gr.Radio([(v, int(k)) for k, v in RESIZE_MODE_LABELS.items()], value=0, label="Resize mode", elem_id="resize-mode")
                 mask_round = gr.Checkbox(value=True, label="Round the mask (mask_round; off with soft inpainting)")
+                example = gr.Dropdown([e.name for e in EXAMPLES], value=first.name, label="Example", elem_id="example")
+                example_info = gr.Markdown(first.description + h.EXAMPLE_MASK_NOTE, elem_id="example-info")
                 with gr.Accordion("Views: which, how big", open=False):
                     chooser = gr.CheckboxGroup(list(VIEW_NAMES.values()), value=list(VIEW_NAMES.values()), label="Views shown", elem_id="view-chooser")
                     view_size = gr.Radio(list(SIZES), value="medium", label="View size", elem_id="view-size")
@@ -189,7 +194,7 @@ def build_demo() -> gr.Blocks:
                         )
                         with gr.Row(equal_height=False):
                             editor = gr.ImageEditor(
-                                value=h.editor_value(first_image, first_mask),
+                                value=h.editor_value(first_image, None),
                                 canvas_size=first_image.size,
                                 type="pil",
                                 image_mode="RGBA",
@@ -203,6 +208,7 @@ def build_demo() -> gr.Blocks:
                             )
                             with gr.Column(scale=1, min_width=200):
                                 mask_upload = gr.Image(
+                                    value=first_mask,
                                     type="pil",
                                     image_mode=None,
                                     format="png",  # lossless: a mask's grey levels must survive the page

@@ -131,5 +131,6 @@ def text_card(text: str, width: int = 360, height: int = 48) -> Image.Image:
     card = Image.new("RGB", (width, height), (245, 245, 245))
     draw = ImageDraw.Draw(card)
     draw.rectangle((0, 0, width - 1, height - 1), outline=(210, 210, 210))
-    draw.text((10, height // 2), text, fill=(90, 90, 90), anchor="lm")
+    # The default font has no "×": write shapes as 1x5x1x1.
+    draw.text((10, height // 2), text.replace("×", "x"), fill=(90, 90, 90), anchor="lm")
     return card

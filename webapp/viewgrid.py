@@ -26,7 +26,8 @@ GRID_CSS = """
 .view-grid .view { border: 1px solid var(--border-color-primary, #ddd); border-radius: 6px; padding: 6px; min-width: 0; }
 .view-grid .view.changed { border-color: #f08c00; box-shadow: 0 0 0 1px #f08c00; }
 .view-grid .view-title { font-weight: 600; font-size: 13px; margin-bottom: 4px; }
-.view-grid .view-title .why { cursor: help; color: #888; font-weight: 400; }
+.view-grid .view-title .why { cursor: help; color: #888; font-weight: 400; text-decoration: underline dotted; font-size: 11px; }
+.view-grid .view.changed .view-caption { color: #b35c00; }
 .view-grid img { width: 100%; height: auto; max-height: calc(var(--cell, 330px) * 1.1); object-fit: contain;
                  display: block; background: #f4f4f4; }
 .view-grid .view-caption { font-size: 12px; line-height: 1.35; margin-top: 4px; overflow-wrap: anywhere; }
@@ -55,10 +56,10 @@ def grid_html(cells: list[Cell], size: str = "medium") -> str:
     parts = [f'<div class="view-grid" style="--cell: {width}px">']
     for c in cells:
         title = html.escape(c.title)
-        mark = "🟠 " if c.changed else ""
+        mark = "● " if c.changed else ""
         parts.append(
             f'<div class="view{" changed" if c.changed else ""}" id="view-{c.key}" data-title="{title}">'
-            f'<div class="view-title">{c.number} · {title} <span class="why" title="{html.escape(c.why)}">ⓘ why?</span></div>'
+            f'<div class="view-title">{c.number} · {title} <span class="why" title="{html.escape(c.why)}">why?</span></div>'
             f'<a href="{_url(c.path)}" target="_blank" rel="noopener" title="open at full resolution">'
             f'<img src="{_url(c.path)}" alt="{title}" loading="lazy"></a>'
             f'<div class="view-caption" id="caption-{c.key}">{mark}{html.escape(c.caption)}</div>'
