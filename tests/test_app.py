@@ -1,10 +1,13 @@
 """The app: its functions directly, then the launched app through gradio_client."""
 
 import io
+import json
 import re
 import threading
+import zipfile
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
 from PIL import Image
@@ -298,3 +301,114 @@ class TestVAEAndSampler:
         assert "t_enc 18 · 19 of 20 steps run" in hi[0]["sampler_start"][1]
         assert "t_enc 6 · 7 of 20 steps run" in lo[0]["sampler_start"][1]
         assert isinstance(hi[0]["sigma_plot"][0], Image.Image)
+
+
+class Request:
+    def __init__(self, key):
+        self.session_hash = key
+
+
+def _page_values():
+    from webapp.layout import DEFAULT_VALUES
+
+    return dict(DEFAULT_VALUES)
+
+
+class TestSessionHandlers:
+    """The page's handlers: state per session, one refresh per user action."""
+
+    def test_controls_send_only_values_and_pictures_only_when_changed(self):
+        from webapp import handlers as h
+
+        values = _page_values()
+        req = Request("controls")
+        first = h.on_controls(*values.values(), request=req, progress=None)
+        grid = first[0]
+        assert 'id="view-blurred_mask"' in grid and "Binary mask" in grid
+        values["mask_blur_x"] = 9
+        second = h.on_controls(*values.values(), request=req, progress=None)
+        assert "blur x 9" in second[0] and 'class="view changed" id="view-blurred_mask"' in second[0]
+        assert 'class="view" id="view-processed"' in second[0]  # unchanged: not marked
+        # the same state again: no view changed on this update, so none is marked ...
+        third = h.on_controls(*values.values(), request=req, progress=None)
+        assert "view changed" not in third[0]
+        # ... and once more: nothing at all for the page to update
+        fourth = h.on_controls(*values.values(), request=req, progress=None)
+        assert isinstance(fourth[0], type(gr.skip())) and isinstance(fourth[2], type(gr.skip()))
+
+    def test_own_upload_clears_the_example_and_painting_with_an_upload_is_said(self):
+        from webapp import handlers as h
+
+        values = _page_values()
+        req = Request("own")
+        h.on_controls(*values.values(), request=req, progress=None)
+        img, layer = small_case()
+        out = h.on_editor(app.editor_value(img, layer), *values.values(), request=req, progress=None)
+        assert out[1] == "Your own image."
+        # the example's mask is still uploaded: the strokes are ignored, and the notes say so
+        notes = out[2 + 3]
+        assert "brush strokes are ignored" in notes
+        cleared = h.clear_upload(*values.values(), request=req, progress=None)
+        assert cleared[0] is None and "brush strokes are ignored" not in (cleared[1 + 3] if isinstance(cleared[1 + 3], str) else "")
+        assert h.SESSIONS.get("own").uploaded is None
+
+    def test_api_import_is_one_refresh_and_lists_unknown_keys_once(self):
+        import base64
+
+        from webapp import handlers as h
+
+        img, _ = small_case()
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        body = json.dumps({"init_images": [base64.b64encode(buf.getvalue()).decode()], "width": 64, "height": 64, "zzz": 1})
+        before = app.STATS["computes"]
+        out = h.on_import_api(body, None, *_page_values().values(), request=Request("import"), progress=None)
+        assert app.STATS["computes"] == before + 1
+        status = out[2 + len(h.CONTROL_NAMES)]
+        assert status.count("zzz") == 1
+        assert "1×4×8×8" in out[-5]  # the summary: the imported 64×64 size
+
+    def test_compare_is_marked_out_of_date_after_a_change(self):
+        from webapp import handlers as h
+
+        values = _page_values()
+        req = Request("compare")
+        h.on_controls(*values.values(), request=req, progress=None)
+        peers = ("sd", 4, 0, 4, "vae_encode_for_inpaint", 6, True, 0, True, 1.0, False)
+        gallery, table, status = h.on_compare(*peers, *values.values(), request=req)
+        assert gallery and status == ""
+        values["mask_blur_x"] = 12
+        out = h.on_controls(*values.values(), request=req, progress=None)
+        assert "earlier state" in out[4]
+
+    def test_pin_and_compare_results(self):
+        from webapp import handlers as h
+
+        values = _page_values()
+        req = Request("pin")
+        h.on_controls(*values.values(), request=req, progress=None)
+        status, gallery, table = h.on_pin(request=req)
+        assert "Pinned A" in status
+        values["mask_blur_x"] = 20
+        out = h.on_controls(*values.values(), request=req, progress=None)
+        gallery, table = out[-2], out[-1]
+        assert "mask_blur_x 4 → 20" in table
+        rows = dict(re.findall(r"\| (\w+) \| (\d+) \|", table))
+        assert int(rows["blurred_mask"]) > 0 and int(rows["binary_mask"]) == 0 and int(rows["processed"]) == 0
+        assert any("blurred_mask" in caption for _, caption in gallery)
+
+    def test_export_has_the_inputs_and_real_timings(self):
+        from webapp import handlers as h
+
+        values = _page_values()
+        req = Request("export")
+        h.on_controls(*values.values(), request=req, progress=None)
+        path, status = h.on_export(*values.values(), request=req)
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            report = json.loads(zf.read("report.json"))
+        assert "inputs/image.png" in names and "inputs/mask.png" in names
+        assert report["cached_stages"] == [] and report["timings_ms"]["blur"] > 0
+        # a second export replaces the first one on disk
+        path2, _ = h.on_export(*values.values(), request=req)
+        assert not Path(path).exists() and Path(path2).exists()
