@@ -320,7 +320,7 @@ class TestSessionHandlers:
     def test_controls_send_only_values_and_pictures_only_when_changed(self):
         from webapp import handlers as h
 
-        values = _page_values()
+        values = _page_values() | dict(mask_blur_y=5)  # not the page's first state
         req = Request("controls")
         first = h.on_controls(*values.values(), request=req, progress=None)
         grid = first[0]
