@@ -33,6 +33,7 @@ from webapp.handlers import (  # noqa: E402,F401  (the names scripts and tests u
     VAES,
     compare_ui,
     compute,
+    configure_exposure,
     editor_value,
     export_ui,
     import_api_ui,
@@ -52,14 +53,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--host", default="127.0.0.1", help="interface to bind (default: local only)")
     ap.add_argument("--port", type=int, default=7860)
     ap.add_argument("--share", action="store_true", help="open a public Gradio share link (off by default)")
+    ap.add_argument(
+        "--vae-dir",
+        help="the only folder VAEs may be loaded from; served beyond this machine (--host/--share) VAE loading is off without it",
+    )
     return ap.parse_args(argv)
 
 
-def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, **kwargs) -> gr.Blocks:
-    """Build and start the app: local only unless told otherwise, uploads capped, errors shown."""
+def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, vae_dir: str | None = None, **kwargs) -> gr.Blocks:
+    """Build and start the app: local only unless told otherwise, uploads capped, errors shown.
+    Served beyond this machine, visitors may load VAEs only from ``vae_dir`` (none without it)."""
+    local = host in LOCAL_HOSTS and not share
+    configure_exposure(local, vae_dir)
     # Local only: photos are sent stored, masks and plots deflated (bandwidth is free, encoding
     # time is not); over a network, everything deflated.
-    PICTURES.level = None if host in LOCAL_HOSTS and not share else 1
+    PICTURES.level = None if local else 1
     demo = build_demo().queue(default_concurrency_limit=2)
     demo.launch(
         server_name=host,
@@ -76,7 +84,7 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, **kwa
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    launch(args.host, args.port, args.share)
+    launch(args.host, args.port, args.share, args.vae_dir)
 
 
 if __name__ == "__main__":

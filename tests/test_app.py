@@ -160,8 +160,10 @@ class TestFunctions:
         assert editor.canvas_size == image.size
         settings = dict(zip(app.EXAMPLE_SETTINGS, settings))
         assert all(settings[k] == v for k, v in ex.settings.items())
-        value = app.editor_value(image, None if ex.uploaded else mask)
-        out = app.compute(value, mask_upload, **(DEFAULTS | dict(width=64, height=64) | settings))
+        value = app.editor_value(image, None)
+        held = Image.open(mask_upload)  # a file written atomically, lossless
+        assert np.array_equal(np.asarray(held), np.asarray(mask))
+        out = app.compute(value, held, **(DEFAULTS | dict(width=64, height=64) | settings))
         views, summary, notes = outputs_by_name(out)
         assert views["blurred_mask"][0].getbbox() is not None and description
 
@@ -412,3 +414,54 @@ class TestSessionHandlers:
         # a second export replaces the first one on disk
         path2, _ = h.on_export(*values.values(), request=req)
         assert not Path(path).exists() and Path(path2).exists()
+
+
+class TestExposure:
+    """Served beyond this machine: VAEs only from --vae-dir, bounded; no URL is ever fetched."""
+
+    @pytest.fixture(autouse=True)
+    def restore(self):
+        yield
+        app.configure_exposure(True, None)
+        for name in [k for k in app.VAES if k not in __import__("webapp.handlers").handlers.BUILTIN_VAES]:
+            app.VAES.pop(name)
+
+    def test_shared_without_vae_dir_loads_nothing(self, tmp_path):
+        from vae_factories import tiny_kl
+
+        tiny_kl(seed=2).save_pretrained(tmp_path / "vae")
+        app.configure_exposure(False, None)
+        dropdown, status = app.load_vae_ui(str(tmp_path / "vae"), "auto")
+        assert isinstance(dropdown, type(gr.skip())) and "VAE loading is off" in status
+
+    def test_vae_dir_confines_paths(self, tmp_path):
+        from vae_factories import tiny_kl
+
+        (tmp_path / "models").mkdir()
+        tiny_kl(seed=2).save_pretrained(tmp_path / "models" / "vae")
+        tiny_kl(seed=3).save_pretrained(tmp_path / "elsewhere")
+        app.configure_exposure(False, str(tmp_path / "models"))
+        for outside in (str(tmp_path / "elsewhere"), "../elsewhere", str(tmp_path / "models" / ".." / "elsewhere")):
+            _, status = app.load_vae_ui(outside, "auto")
+            assert "only VAEs under the operator's --vae-dir" in status, outside
+        _, status = app.load_vae_ui("vae", "auto")  # relative to the folder
+        assert status.startswith("✅")
+
+    def test_loaded_vaes_are_bounded(self, tmp_path):
+        from vae_factories import tiny_kl
+
+        from webapp.handlers import BUILTIN_VAES, MAX_LOADED_VAES
+
+        for i in range(MAX_LOADED_VAES + 2):
+            tiny_kl(seed=i).save_pretrained(tmp_path / f"v{i}")
+            assert app.load_vae_ui(str(tmp_path / f"v{i}"), "auto")[1].startswith("✅")
+        loaded = [k for k in app.VAES if k not in BUILTIN_VAES]
+        assert len(loaded) == MAX_LOADED_VAES and loaded[-1].startswith(f"v{MAX_LOADED_VAES + 1}")
+
+    def test_urls_are_refused_not_fetched(self, running_app):
+        from gradio_client import Client
+
+        client = Client(running_app, verbose=False)
+        url = {"path": "https://example.com/photo.png", "url": "https://example.com/photo.png", "meta": {"_type": "gradio.FileData"}}
+        with pytest.raises(Exception, match="does not fetch URLs"):
+            client.predict({"background": url, "layers": [], "composite": None, "id": None}, None, *DEFAULTS.values(), api_name="/compute")

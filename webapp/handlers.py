@@ -485,6 +485,17 @@ def clear_upload(*args, request: gr.Request = None, progress=gr.Progress()):
     return [None, *_sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)]
 
 
+def _as_file(image: Image.Image | None):
+    """A picture for a Gradio output as a file path: written atomically by PictureStore. A PIL
+    output would be PNG-encoded by Gradio into its cache under a content hash without a
+    temporary name, so two sessions making the same picture could serve a half-written file."""
+    return None if image is None else PICTURES.path(image)
+
+
+def _editor_file_value(image: Image.Image) -> dict:
+    return {"background": _as_file(image.convert("RGBA")), "layers": [], "composite": None}
+
+
 def load_example_ui(name: str):
     """Example dropdown → editor value (the picture, no layer), the mask for the upload slot,
     the description, and the example's settings for EXAMPLE_SETTINGS' controls (the defaults
@@ -492,8 +503,8 @@ def load_example_ui(name: str):
     image, mask, ex = load_example(name)
     return (
         # canvas_size = the image's: Gradio otherwise fits the picture into its default 800×800 canvas.
-        gr.ImageEditor(value=editor_value(image, None), canvas_size=image.size),
-        mask,
+        gr.ImageEditor(value=_editor_file_value(image), canvas_size=image.size),
+        _as_file(mask),
         ex.description + EXAMPLE_MASK_NOTE,
         *[ex.settings.get(name, default) for name, default in EXAMPLE_SETTINGS.items()],
     )
@@ -597,6 +608,7 @@ def on_import_api(text, path, *args, request: gr.Request = None, progress=gr.Pro
         return [editor, mask, *controls, status, gr.skip(), gr.skip(), *[gr.skip()] * (N_REFRESH + 3)]
     session.image, session.painted, session.uploaded, session.example = editor["background"].convert("RGB"), None, mask, None
     session.shown = {}
+    editor, mask = _editor_file_value(session.image), _as_file(mask)
     values = _merge(args, controls)
     return [
         editor, mask, *controls, status, gr.update(value=None), "Imported from an API body.",
@@ -661,26 +673,69 @@ def ab_outputs(session: Session) -> list:
     for name, d in diffs.items():
         rows.append(f"| {name} | {d.changed} | {d.total} | {d.unit} |")
         if d.image is not None and d.changed:
-            gallery.append((d.image, f"{name}: {d.changed} {d.unit} changed"))
+            gallery.append((_as_file(d.image), f"{name}: {d.changed} {d.unit} changed"))
     head = "B − A: " + (", ".join(f"{k} {pinned_values.get(k)} → {v}" for k, v in changed.items()) or "no control changed")
     session.texts["ab-table"] = head
     return [gallery, head + "\n\n" + "\n".join(rows)]
 
 
 # ----------------------------------------------------------------------------- VAE, export, compare
+#: Who may load VAEs from which paths (see configure_exposure): on a local app, any path of
+#: this machine; served beyond it, only under the operator's --vae-dir, or nothing.
+VAE_POLICY = {"loading": True, "dir": None}
+BUILTIN_VAES = tuple(VAES)
+#: Loaded VAEs are shared by all sessions of the process; at most this many are kept (the oldest
+#: loaded goes first), so visitors cannot fill the memory with models.
+MAX_LOADED_VAES = 3
+
+
+def configure_exposure(local: bool, vae_dir: str | None) -> None:
+    """Set the VAE policy for how the app is served: ``local`` (127.0.0.1 only, no share link)
+    or not, and the operator's ``vae_dir``."""
+    folder = Path(vae_dir).resolve() if vae_dir else None
+    if folder is not None and not folder.is_dir():
+        raise SystemExit(f"--vae-dir {vae_dir}: not a folder")
+    VAE_POLICY.update(loading=local or folder is not None, dir=folder)
+
+
+def _vae_path(path: str) -> Path:
+    """The VAE path a visitor asked for, within the policy; an InitError otherwise."""
+    folder = VAE_POLICY["dir"]
+    if not VAE_POLICY["loading"]:
+        raise InitError(
+            "VAE loading is off: this app is served beyond this machine (--host/--share) and the operator named no "
+            "--vae-dir. The weightless approximation stays available."
+        )
+    candidate = Path(path).expanduser()
+    if folder is None:
+        return candidate
+    resolved = (candidate if candidate.is_absolute() else folder / candidate).resolve()
+    if not resolved.is_relative_to(folder):
+        raise InitError(f"only VAEs under the operator's --vae-dir ({folder}) can be loaded; give a path inside it")
+    return resolved
+
+
 def load_vae_ui(path: str, family: str, progress=gr.Progress()):
     """Load a VAE from a local path into the VAE choices; on failure keep the current one."""
     from inpaint_init.vae_loaders import VAELoadError, load_vae
 
     if not path or not path.strip():
         return gr.skip(), "⛔ Enter the path of a VAE folder or file on this machine."
+    try:
+        target = _vae_path(path.strip())
+    except InitError as e:
+        return gr.skip(), f"⛔ {e}"
     progress(0.1, desc="loading VAE")
     try:
-        backend = load_vae(path.strip(), family=family)
+        backend = load_vae(str(target), family=family)
     except VAELoadError as e:
         return gr.skip(), f"⛔ {e} (the previous VAE stays selected)"
     label = f"{Path(path.strip()).name} ({family})"
+    VAES.pop(label, None)
     VAES[label] = backend
+    loaded = [k for k in VAES if k not in BUILTIN_VAES]
+    for old in loaded[: max(len(loaded) - MAX_LOADED_VAES, 0)]:
+        del VAES[old]  # sessions that chose it get "load it again"
     return gr.Dropdown(choices=list(VAES), value=label), f"✅ Loaded {backend.name}"
 
 
@@ -770,7 +825,7 @@ def _compare(session: Session, values: tuple):
     except (InitError, TypeError, ValueError) as e:
         return [], f"⛔ {e}"
     comparison = compare(result, image, settings=settings)
-    return [(v.image, v.caption) for v in comparison.views.values() if v.image is not None], comparison.table
+    return [(_as_file(v.image), v.caption) for v in comparison.views.values() if v.image is not None], comparison.table
 
 
 def compare_ui(editor, mask_upload, *values):

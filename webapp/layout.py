@@ -49,6 +49,34 @@ DEFAULT_VALUES = {
 }  # fmt: skip
 
 
+def refuse_urls(*components) -> None:
+    """Make these inputs refuse a URL instead of downloading it. Gradio fetches a file input
+    given as an http(s) URL on the server (SSRF protection only blocks private addresses); this
+    app reads only what the visitor uploads."""
+
+    def refused(path):
+        raise gr.Error("This app does not fetch URLs: upload the file instead.")
+
+    for component in components:
+        for name in ("move_resource_to_block_cache", "async_move_resource_to_block_cache"):
+            original = getattr(component, name)
+
+            def guard(url_or_file_path, _original=original, _name=name):
+                from gradio_client.utils import is_http_url_like
+
+                if url_or_file_path is not None and is_http_url_like(str(url_or_file_path)):
+                    if _name.startswith("async"):
+
+                        async def fail():
+                            refused(url_or_file_path)
+
+                        return fail()
+                    refused(url_or_file_path)
+                return _original(url_or_file_path)
+
+            setattr(component, name, guard)
+
+
 def build_demo() -> gr.Blocks:
     from inpaint_init.examples import load_example
 
@@ -226,6 +254,7 @@ def build_demo() -> gr.Blocks:
                 api_outputs += [gr.Image(type="filepath", format="png", label=VIEW_NAMES[key]), gr.Markdown()]
             api_texts = [gr.Markdown(), gr.Markdown(), gr.Markdown()]
 
+        refuse_urls(editor, mask_upload, soft_result, png_in, api_file)
         controls = [
             blur_x, blur_y, invert, fill_mode, full_res, padding, resize_mode, width, height, mask_round, seed,
             model_kind, mask_weight, color_correction, sampler_name, steps, strength, fix_steps, randn_source, subseed,
