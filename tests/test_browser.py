@@ -161,7 +161,9 @@ def test_never_stale_after_racing_inputs(running_app, browser, monkeypatch):
                 break
             page.wait_for_timeout(500)
         if wrong:
-            stale.append((trial, wrong, steps))
+            shown = page.inner_text("#caption-blurred_mask"), page.inner_text("#caption-filled")
+            inputs = page.evaluate("['#mask-blur-x', '#mask-blur-y'].map(s => document.querySelector(s + ' input[type=number]').value)")
+            stale.append((trial, wrong, shown, inputs, state["mask_blur_x"], state["mask_blur_y"], state["inpainting_fill"], steps))
     page.close()
     # The race was run: both listeners computed (without the session's ordering, 5 of 24 trials
     # ended stale here), and the session never let two of its computations overlap.
@@ -241,4 +243,30 @@ def test_first_picture_arrives_with_the_page(running_app, browser):
     )
     page.wait_for_load_state("networkidle", timeout=60_000)
     assert app.STATS["computes"] == before  # the first state is rendered once, when the app is built
+    page.close()
+
+
+def test_exif_rotated_photo_and_its_mask_through_the_page(running_app, browser, tmp_path):
+    """A JPEG with EXIF orientation 6 is shown turned (96×64 stored, 64×96 shown); a mask made
+    for what is shown fits it: no size-mismatch note, and the views are 64×96."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.random.default_rng(5).integers(0, 256, (64, 96, 3), dtype=np.uint8)).save(tmp_path / "turned.jpg", exif=exif)
+    mask = Image.new("L", (64, 96))
+    mask.paste(255, (16, 20, 48, 70))
+    mask.save(tmp_path / "mask.png")
+    page = open_page(browser, running_app)
+    page.get_by_role("tab", name="Image & mask").click()
+    page.locator("#editor input[type=file]").first.set_input_files(str(tmp_path / "turned.jpg"))
+    page.wait_for_function("() => document.querySelector('#example-info')?.innerText.includes('Your own image')", timeout=60_000)
+    page.locator("#mask-upload input[type=file]").first.set_input_files(str(tmp_path / "mask.png"))
+    page.wait_for_function("() => !document.querySelector('#caption-binary_mask')?.innerText.includes('0/255) ·') || true")
+    page.wait_for_timeout(1000)
+    page.wait_for_load_state("networkidle", timeout=60_000)
+    page.get_by_role("tab", name="Views").click()
+    notes = page.inner_text("#notes")
+    assert "The mask is" not in notes, notes
+    binary = shown_picture(page, "binary_mask")
+    assert binary.size == (64, 96)
+    assert np.array_equal(np.asarray(binary.convert("L")) == 255, np.asarray(mask) == 255)
     page.close()

@@ -137,3 +137,12 @@ def test_compare_results_different_sizes_are_said():
     d = compare_results(a, b)
     assert "not comparable" in d["processed"].unit and d["processed"].changed == d["processed"].total
     assert "not comparable" in d["init_latent"].unit
+
+
+def test_session_newest_values_win_whatever_order_requests_run_in():
+    session = Session()
+    assert session.newest({"blur": 14}, 100.0) == {"blur": 14}
+    assert session.newest({"blur": 6}, 250.0) == {"blur": 6}
+    # a request sent earlier (stamp 180) but started later brings back nothing older
+    assert session.newest({"blur": 14}, 180.0) == {"blur": 6}
+    assert session.newest({"blur": 9}, None) == {"blur": 9}  # unstamped (API, tests): taken as newest

@@ -45,7 +45,16 @@ VAES = {
 }
 SESSIONS = SessionStore()
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pictures")
-PICTURES = PictureStore(level=1)
+def _picture_folder() -> str:
+    # Inside Gradio's own cache folder: Gradio serves files from there as they are, where it would
+    # otherwise hash and copy every output picture into it (~3 ms per 512² picture).
+    from gradio.utils import get_upload_folder
+
+    Path(get_upload_folder()).mkdir(parents=True, exist_ok=True)
+    return tempfile.mkdtemp(prefix="inpaint-init-views-", dir=get_upload_folder())
+
+
+PICTURES = PictureStore(_picture_folder(), level=1)
 #: Counters for the benchmarks and tests (computes run by this process).
 STATS = {"computes": 0}
 VAE_HELP = (
@@ -436,10 +445,20 @@ def _state_key(session: Session):
     return (image_digest(image), image_digest(session.mask), tuple(sorted((k, str(v)) for k, v in values.items())))
 
 
+def _newest(session: Session, args, overrides: dict | None = None) -> dict:
+    """The control values a refresh must render: ``args`` are CONTROL_NAMES' values, optionally
+    followed by the page's stamp (``performance.now()`` when the browser sent the request,
+    added by STAMP_JS); values sent later win, whichever request the server happens to start
+    first (Gradio starts queued requests of different listeners in its own order)."""
+    values = dict(zip(CONTROL_NAMES, args)) | (overrides or {})
+    stamp = args[len(CONTROL_NAMES)] if len(args) > len(CONTROL_NAMES) else None
+    return session.newest(values, stamp)
+
+
 def on_controls(*args, request: gr.Request = None, progress=gr.Progress()):
     """Any control changed: only the control values travel."""
     session = _session(request)
-    values = dict(zip(CONTROL_NAMES, args))
+    values = _newest(session, args)
     return _sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)
 
 
@@ -448,7 +467,7 @@ def on_editor(editor, *args, request: gr.Request = None, progress=gr.Progress())
     picture (not the example's) clears the example's name and description."""
     session = _session(request)
     image, painted = mask_from_editor(editor)
-    values = dict(zip(CONTROL_NAMES, args))
+    values = _newest(session, args)
     # The editor fires input/upload by itself when it (re)loads its picture, e.g. on page load:
     # the same picture and strokes as the session holds change nothing, and must not redraw
     # anything (a redraw resizes the page, which makes the editor fire again).
@@ -466,14 +485,14 @@ def on_editor(editor, *args, request: gr.Request = None, progress=gr.Progress())
 def on_mask_upload(mask, *args, request: gr.Request = None, progress=gr.Progress()):
     session = _session(request)
     session.uploaded = mask
-    values = dict(zip(CONTROL_NAMES, args))
+    values = _newest(session, args)
     return _sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)
 
 
 def on_soft_result(result_image, *args, request: gr.Request = None, progress=gr.Progress()):
     session = _session(request)
     session.soft_result = result_image
-    values = dict(zip(CONTROL_NAMES, args))
+    values = _newest(session, args)
     return _sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)
 
 
@@ -481,7 +500,7 @@ def clear_upload(*args, request: gr.Request = None, progress=gr.Progress()):
     """*Clear uploaded mask*: back to the painted mask."""
     session = _session(request)
     session.uploaded = None
-    values = dict(zip(CONTROL_NAMES, args))
+    values = _newest(session, args)
     return [None, *_sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)]
 
 
@@ -522,7 +541,7 @@ def on_example(name, *args, request: gr.Request = None, progress=gr.Progress()):
     editor, upload, description, *settings = load_example_ui(name)
     _start_with_example(session, name)
     session.shown = {}
-    values = dict(zip(CONTROL_NAMES, args)) | dict(zip(EXAMPLE_SETTINGS, settings))
+    values = _newest(session, args, dict(zip(EXAMPLE_SETTINGS, settings)))
     return [editor, upload, description, *settings, *_sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)]
 
 
@@ -595,7 +614,7 @@ def on_import_png(path, *args, request: gr.Request = None, progress=gr.Progress(
     session = _session(request)
     if str(status).startswith("⛔") or not path:
         return [*controls, status, *[gr.skip()] * (N_REFRESH + 3)]
-    values = _merge(args, controls)
+    values = _newest(session, args, _merge(args, controls))
     return [*controls, status, *_sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)]
 
 
@@ -609,7 +628,7 @@ def on_import_api(text, path, *args, request: gr.Request = None, progress=gr.Pro
     session.image, session.painted, session.uploaded, session.example = editor["background"].convert("RGB"), None, mask, None
     session.shown = {}
     editor, mask = _editor_file_value(session.image), _as_file(mask)
-    values = _merge(args, controls)
+    values = _newest(session, args, _merge(args, controls))
     return [
         editor, mask, *controls, status, gr.update(value=None), "Imported from an API body.",
         *_sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3),
@@ -621,7 +640,7 @@ def on_visibility(selected, *args, request: gr.Request = None, progress=gr.Progr
     """Which views to show: hidden views are neither drawn nor sent."""
     session = _session(request)
     session.visible = tuple(k for k, title in VIEW_NAMES.items() if title in (selected or []))
-    values = dict(zip(CONTROL_NAMES, args))
+    values = _newest(session, args)
     return _sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)
 
 
@@ -630,7 +649,7 @@ def on_view_options(size, full_resolution, *args, request: gr.Request = None, pr
     session = _session(request)
     session.view_size = size if size in SIZES else "medium"
     session.full_resolution = bool(full_resolution)
-    values = dict(zip(CONTROL_NAMES, args))
+    values = _newest(session, args)
     return _sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)
 
 

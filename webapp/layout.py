@@ -49,6 +49,13 @@ DEFAULT_VALUES = {
 }  # fmt: skip
 
 
+#: Replaces an event's last input (the hidden stamp) with the time the browser sends it. Gradio
+#: runs this when it sends the request, and reads the other inputs then too, so the stamp dates
+#: the control values the request carries (measured: a pending always_last event is sent later
+#: with the values of that moment).
+STAMP_JS = "(...args) => { args[args.length - 1] = performance.now(); return args; }"
+
+
 def refuse_urls(*components) -> None:
     """Make these inputs refuse a URL instead of downloading it. Gradio fetches a file input
     given as an http(s) URL on the server (SSRF protection only blocks private addresses); this
@@ -271,43 +278,48 @@ def build_demo() -> gr.Blocks:
         assert len(example_settings) == len(h.EXAMPLE_SETTINGS)
 
         refreshed = [grid, timing, summary, notes, compare_status, ab_gallery, ab_table]
-        live = dict(trigger_mode="always_last", show_progress="hidden")
+        # Every refresh's last input is the time the browser sent it (see Session.newest).
+        stamp = gr.Number(value=0, visible=False)
+        live = dict(trigger_mode="always_last", show_progress="hidden", js=STAMP_JS)
         # .input, not .change: values the server sets (example, import) must not fire a refresh
         # per control; those handlers refresh once themselves.
-        gr.on([c.input for c in controls], h.on_controls, inputs=controls, outputs=refreshed, api_visibility="private", **live)
-        # Not editor.upload: Gradio's ImageEditor fires it again whenever other outputs update
-        # (measured: once per refresh), and each firing re-uploads the picture. A user's upload
-        # fires .input as well.
+        gr.on([c.input for c in controls], h.on_controls, inputs=[*controls, stamp], outputs=refreshed, api_visibility="private", **live)
+        # Gradio's ImageEditor fires .upload (and re-sends its picture) whenever other outputs
+        # update, but only while it is on screen: it lives in its own tab, and an unchanged
+        # picture returns at once (on_editor). A user's upload arrives only as .upload.
         gr.on(
-            [editor.input, editor.apply, editor.clear],
+            [editor.input, editor.upload, editor.apply, editor.clear],
             h.on_editor,
-            inputs=[editor, *controls],
+            inputs=[editor, *controls, stamp],
             outputs=[example, example_info, *refreshed],
             api_visibility="private",
             **live,
         )
-        gr.on([mask_upload.upload, mask_upload.clear], h.on_mask_upload, inputs=[mask_upload, *controls], outputs=refreshed, api_visibility="private", **live)
-        gr.on([soft_result.upload, soft_result.clear], h.on_soft_result, inputs=[soft_result, *controls], outputs=refreshed, api_visibility="private", **live)
-        clear_mask.click(h.clear_upload, inputs=controls, outputs=[mask_upload, *refreshed], api_visibility="private")
+        gr.on([mask_upload.upload, mask_upload.clear], h.on_mask_upload, inputs=[mask_upload, *controls, stamp], outputs=refreshed, api_visibility="private", **live)
+        gr.on([soft_result.upload, soft_result.clear], h.on_soft_result, inputs=[soft_result, *controls, stamp], outputs=refreshed, api_visibility="private", **live)
+        clear_mask.click(h.clear_upload, inputs=[*controls, stamp], outputs=[mask_upload, *refreshed], api_visibility="private", js=STAMP_JS)
         example.input(
             h.on_example,
-            inputs=[example, *controls],
+            inputs=[example, *controls, stamp],
             outputs=[editor, mask_upload, example_info, *example_settings, *refreshed],
             api_name="load_example",
             **live,
         )
-        png_in.upload(h.on_import_png, inputs=[png_in, *controls], outputs=[*controls, import_status, *refreshed], api_visibility="private")
+        png_in.upload(
+            h.on_import_png, inputs=[png_in, *controls, stamp], outputs=[*controls, import_status, *refreshed], api_visibility="private", js=STAMP_JS
+        )
         api_run.click(
             h.on_import_api,
-            inputs=[api_text, api_file, *controls],
+            inputs=[api_text, api_file, *controls, stamp],
             outputs=[editor, mask_upload, *controls, import_status, example, example_info, *refreshed],
             api_visibility="private",
+            js=STAMP_JS,
         )
-        chooser.input(h.on_visibility, inputs=[chooser, *controls], outputs=refreshed, api_visibility="private", **live)
+        chooser.input(h.on_visibility, inputs=[chooser, *controls, stamp], outputs=refreshed, api_visibility="private", **live)
         gr.on(
             [view_size.input, full_resolution.input],
             h.on_view_options,
-            inputs=[view_size, full_resolution, *controls],
+            inputs=[view_size, full_resolution, *controls, stamp],
             outputs=refreshed,
             api_visibility="private",
             **live,
@@ -317,7 +329,7 @@ def build_demo() -> gr.Blocks:
         export_btn.click(h.on_export, inputs=controls, outputs=[export_file, export_status], api_name="export")
         compare_btn.click(h.on_compare, inputs=[*peer_controls, *controls], outputs=[compare_gallery, compare_table, compare_status], api_name="compare")
         vae_load.click(h.load_vae_ui, inputs=[vae_path, vae_family], outputs=[vae, vae_status], api_name="load_vae").then(
-            h.on_controls, inputs=controls, outputs=refreshed, api_visibility="private"
+            h.on_controls, inputs=[*controls, stamp], outputs=refreshed, api_visibility="private", js=STAMP_JS
         )
         # The stateless API: image, mask and controls in, every view out (scripts, load tests).
         api_compute.click(h.compute_api, inputs=[editor, mask_upload, *controls], outputs=[*api_outputs, *api_texts], api_name="compute")

@@ -3,11 +3,13 @@ every control change), what each view shows now, the pinned result, and the orde
 
 **Never stale.** Gradio may run two requests of one session at once (a control change and an
 editor change are different events, and each event has its own workers); if the older one
-finished last, the page would show a stale state. Each request takes a ticket on arrival and
-waits for its turn, so a session's requests run one at a time in arrival order and their results
+finished last, the page would show a stale state. Each request takes a ticket when the server
+starts it and waits for its turn, so a session's requests run one at a time and their results
 reach the page in that order; a request that is no longer the newest when its turn comes skips
 the computation (its state changes, e.g. a new image, are still applied), because a newer one
-will render the final state.
+will render the final state. Gradio does not start queued requests of different listeners in the
+order the browser sent them, so the control values are stamped in the browser when sent
+(:meth:`Session.newest`): whichever request runs last renders the values sent last.
 """
 
 from __future__ import annotations
@@ -43,6 +45,21 @@ class Session:
     _cv: threading.Condition = field(default_factory=threading.Condition, repr=False)
     _issued: int = 0
     _serving: int = 0
+
+    _stamp: float = float("-inf")
+    _values: dict | None = None
+
+    def newest(self, values: dict, stamp: float | None) -> dict:
+        """``values`` if they were sent at ``stamp`` or later than any seen before, else the
+        newest seen (a request the server starts late must not bring back older values). No
+        stamp (API, tests): taken as the newest."""
+        with self._cv:
+            if stamp is None or stamp >= self._stamp or self._values is None:
+                if stamp is not None:
+                    self._stamp = stamp
+                self._values = dict(values)
+                return dict(values)
+            return dict(self._values)
 
     @property
     def mask(self) -> Image.Image | None:
