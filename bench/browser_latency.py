@@ -152,7 +152,7 @@ def _change(page, net, kind, sel, value, view):
 
 def _upload_1024(page, tmp: Path):
     """The 1024² photo and its mask through the page, as a user would: the "Image & mask" tab,
-    the editor's and the mask's upload; then the processing size to 1024×1024."""
+    the picture's and the mask's upload; then the processing size to 1024×1024."""
     from PIL import Image
 
     from inpaint_init.examples import load_example
@@ -162,7 +162,7 @@ def _upload_1024(page, tmp: Path):
     alpha = mask.getchannel("A").resize((1024, 1024), Image.Resampling.NEAREST)
     alpha.save(tmp / "mask1024.png")
     page.get_by_role("tab", name="Image & mask").click()
-    page.locator("#editor input[type=file]").first.set_input_files(str(tmp / "photo1024.png"))
+    page.locator("#image-upload input[type=file]").first.set_input_files(str(tmp / "photo1024.png"))
     page.wait_for_function("() => (document.querySelector('#example-info')||{}).innerText?.includes('Your own image')", timeout=120_000)
     page.locator("#mask-upload input[type=file]").first.set_input_files(str(tmp / "mask1024.png"))
     page.wait_for_load_state("networkidle")

@@ -345,10 +345,15 @@ class TestSessionHandlers:
         req = Request("own")
         h.on_controls(*values.values(), request=req, progress=None)
         img, layer = small_case()
+        out = h.on_image_upload(img, *values.values(), request=req, progress=None)
+        assert out[2] == "Your own image." and h.SESSIONS.get("own").image.size == (128, 96)
+        # the editor re-sending a picture that is not the session's changes nothing
+        stale = h.on_editor(app.editor_value(Image.new("RGB", (512, 512)), layer), *values.values(), request=req, progress=None)
+        assert all(isinstance(o, type(gr.skip())) for o in stale) and h.SESSIONS.get("own").image.size == (128, 96)
+        # strokes on the session's picture: the example's mask is still uploaded, so they are
+        # ignored, and the notes say so
         out = h.on_editor(app.editor_value(img, layer), *values.values(), request=req, progress=None)
-        assert out[1] == "Your own image."
-        # the example's mask is still uploaded: the strokes are ignored, and the notes say so
-        notes = out[2 + 3]
+        notes = out[3]
         assert "brush strokes are ignored" in notes
         cleared = h.clear_upload(*values.values(), request=req, progress=None)
         assert cleared[0] is None and "brush strokes are ignored" not in (cleared[1 + 3] if isinstance(cleared[1 + 3], str) else "")

@@ -231,6 +231,23 @@ def test_example_masks_are_lossless_and_in_place(running_app, browser):
     page.close()
 
 
+def test_two_pages_are_two_sessions(running_app, browser):
+    """What one visitor does never shows in another's page (each page is its own session)."""
+    from webapp import handlers as h
+
+    a, b = open_page(browser, running_app), open_page(browser, running_app)
+    before = len(h.SESSIONS)
+    a.evaluate(SET, dict(kind="range", sel="#mask-blur-x", value=30))
+    a.wait_for_function("() => document.querySelector('#caption-blurred_mask')?.innerText.includes('blur x 30')", timeout=60_000)
+    b.evaluate(SET, dict(kind="range", sel="#mask-blur-y", value=20))
+    b.wait_for_function("() => document.querySelector('#caption-blurred_mask')?.innerText.includes('y 20')", timeout=60_000)
+    assert "blur x 4," in b.inner_text("#caption-blurred_mask")  # b never saw a's blur x 30
+    assert "y 4 " in a.inner_text("#caption-blurred_mask") or "y 4 ·" in a.inner_text("#caption-blurred_mask")
+    assert len(h.SESSIONS) >= before + 2
+    a.close()
+    b.close()
+
+
 def test_first_picture_arrives_with_the_page(running_app, browser):
     import app
 
@@ -257,7 +274,7 @@ def test_exif_rotated_photo_and_its_mask_through_the_page(running_app, browser, 
     mask.save(tmp_path / "mask.png")
     page = open_page(browser, running_app)
     page.get_by_role("tab", name="Image & mask").click()
-    page.locator("#editor input[type=file]").first.set_input_files(str(tmp_path / "turned.jpg"))
+    page.locator("#image-upload input[type=file]").first.set_input_files(str(tmp_path / "turned.jpg"))
     page.wait_for_function("() => document.querySelector('#example-info')?.innerText.includes('Your own image')", timeout=60_000)
     page.locator("#mask-upload input[type=file]").first.set_input_files(str(tmp_path / "mask.png"))
     page.wait_for_function("() => !document.querySelector('#caption-binary_mask')?.innerText.includes('0/255) ·') || true")

@@ -200,7 +200,8 @@ def vae_backend(choice: str, posterior: str, sample_seed):
 
 
 def _session(request: gr.Request | None) -> Session:
-    session = SESSIONS.get(getattr(request, "session_hash", None))
+    # Never a shared fallback: a request without a session would mix visitors' pictures.
+    session = SESSIONS.get(_session_key(request))
     if session.image is None:
         _start_with_example(session, EXAMPLES[0].name)
     return session
@@ -418,6 +419,33 @@ def compute_api(editor, mask_upload, *args):
     return tuple(refresh(session, values, as_files=True))
 
 
+def for_gradio(handler, progress: bool = True):
+    """``handler`` as Gradio must see it. Gradio hands a handler the request (and a progress
+    tracker) only through parameters that come *before* ``*args``; a keyword-only
+    ``request`` after ``*args`` stays None, and every page would share one session. The
+    handlers keep the readable ``(*inputs, request=...)`` form for tests and scripts."""
+    if progress:
+
+        def wrapped(request: gr.Request, progress=gr.Progress(), *args):
+            return handler(*args, request=request, progress=progress)
+
+    else:
+
+        def wrapped(request: gr.Request, *args):
+            return handler(*args, request=request)
+
+    wrapped.__name__ = handler.__name__
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
+
+
+def _session_key(request) -> str:
+    key = getattr(request, "session_hash", None)
+    if not key:
+        raise gr.Error("No browser session came with this request: reload the page.")
+    return key
+
+
 def _sequenced(session: Session, work, n_outputs: int):
     """Run ``work()`` in the session's turn; a request that is no longer the newest changes
     nothing on the page."""
@@ -445,6 +473,10 @@ def _state_key(session: Session):
     return (image_digest(image), image_digest(session.mask), tuple(sorted((k, str(v)) for k, v in values.items())))
 
 
+def _stamp(args) -> float | None:
+    return args[len(CONTROL_NAMES)] if len(args) > len(CONTROL_NAMES) else None
+
+
 def _newest(session: Session, args, overrides: dict | None = None) -> dict:
     """The control values a refresh must render: ``args`` are CONTROL_NAMES' values, optionally
     followed by the page's stamp (``performance.now()`` when the browser sent the request,
@@ -463,27 +495,51 @@ def on_controls(*args, request: gr.Request = None, progress=gr.Progress()):
 
 
 def on_editor(editor, *args, request: gr.Request = None, progress=gr.Progress()):
-    """The user painted or uploaded in the editor: keep its image and mask, then refresh. A new
-    picture (not the example's) clears the example's name and description."""
+    """The user painted: take the editor's strokes as the painted mask, then refresh.
+
+    The editor is never a source of the picture (the image upload is, or an example, or an
+    import): Gradio's editor fires events of its own, and some carry the picture it showed
+    before (measured: after the user's upload, a page update made it send the old one). An
+    event whose picture is not the session's is one of those and changes nothing; so does one
+    whose strokes are the ones the session holds (a redraw would resize the page, which makes
+    the editor fire again)."""
     session = _session(request)
+    if not session.newer_input("editor", _stamp(args)):
+        return [gr.skip()] * (N_REFRESH + 3)
     image, painted = mask_from_editor(editor)
+    if image is None or session.image is None or image.size != session.image.size:
+        return [gr.skip()] * (N_REFRESH + 3)
+    if image_digest(image.convert("RGB")) != image_digest(session.image.convert("RGB")):
+        return [gr.skip()] * (N_REFRESH + 3)
+    painted = painted if painted is not None and painted.getbbox() is not None else None
+    if (painted is None and session.painted is None) or (
+        painted is not None and session.painted is not None and image_digest(painted) == image_digest(session.painted)
+    ):
+        return [gr.skip()] * (N_REFRESH + 3)
+    session.painted = painted
     values = _newest(session, args)
-    # The editor fires input/upload by itself when it (re)loads its picture, e.g. on page load:
-    # the same picture and strokes as the session holds change nothing, and must not redraw
-    # anything (a redraw resizes the page, which makes the editor fire again).
-    same_mask = (painted is None or painted.getbbox() is None) if session.painted is None else image_digest(painted) == image_digest(session.painted)
-    if image is not None and session.image is not None and image_digest(image) == image_digest(session.image) and same_mask:
-        return [gr.skip()] * (2 + N_REFRESH + 3)
-    own = image is not None and session.image is not None and image_digest(image) != image_digest(session.image)
-    session.image, session.painted = image, painted
-    if own:
-        session.example = None
-    header = [gr.update(value=None) if own else gr.skip(), "Your own image." if own else gr.skip()]
-    return [*header, *_sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)]
+    return _sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)
+
+
+def on_image_upload(image, *args, request: gr.Request = None, progress=gr.Progress()):
+    """The user uploaded their own picture: it replaces the image (turned by its EXIF
+    orientation, as the browser shows it and the webui reads it), the painting is cleared, the
+    editor shows it to paint on, and the example's name and description go."""
+    session = _session(request)
+    if image is None or not session.newer_input("image", _stamp(args)):
+        return [gr.skip()] * (3 + N_REFRESH + 3)
+    image = ImageOps.exif_transpose(image)
+    session.image, session.painted, session.example = image, None, None
+    values = _newest(session, args)
+    editor = gr.ImageEditor(value=_editor_file_value(image), canvas_size=image.size)
+    out = _sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)
+    return [editor, gr.update(value=None), "Your own image.", *out]
 
 
 def on_mask_upload(mask, *args, request: gr.Request = None, progress=gr.Progress()):
     session = _session(request)
+    if not session.newer_input("mask", _stamp(args)):
+        return [gr.skip()] * (N_REFRESH + 3)
     session.uploaded = mask
     values = _newest(session, args)
     return _sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)
@@ -491,6 +547,8 @@ def on_mask_upload(mask, *args, request: gr.Request = None, progress=gr.Progress
 
 def on_soft_result(result_image, *args, request: gr.Request = None, progress=gr.Progress()):
     session = _session(request)
+    if not session.newer_input("soft_result", _stamp(args)):
+        return [gr.skip()] * (N_REFRESH + 3)
     session.soft_result = result_image
     values = _newest(session, args)
     return _sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)

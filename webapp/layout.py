@@ -223,9 +223,9 @@ def build_demo() -> gr.Blocks:
                             compare_table = gr.Markdown("")
                     with gr.Tab("Image & mask", id="image-tab", elem_id="image-tab"):
                         gr.Markdown(
-                            "Paint the mask with the brush (white), or upload a mask. The views follow each stroke. "
-                            "(The editor sits in its own tab: Gradio's editor re-sends its picture whenever the page "
-                            "updates, which would slow every slider down.)"
+                            "Upload your picture on the right, then paint the mask with the brush (white) — or upload a "
+                            "mask. The views follow each stroke. (The editor sits in its own tab: Gradio's editor re-sends "
+                            "its picture whenever the page updates, which would slow every slider down.)"
                         )
                         with gr.Row(equal_height=False):
                             editor = gr.ImageEditor(
@@ -235,13 +235,22 @@ def build_demo() -> gr.Blocks:
                                 image_mode="RGBA",
                                 format="png",  # lossless: a WebP round trip would soften the painted alpha
                                 brush=gr.Brush(colors=["#ffffff"], default_size=24, color_mode="fixed"),
-                                label="Image — paint the mask with the brush",
-                                sources=("upload", "clipboard"),
+                                label="Paint the mask with the brush",
+                                sources=(),  # the picture comes from the image upload (see on_editor)
                                 elem_id="editor",
                                 height=560,
                                 scale=3,
                             )
                             with gr.Column(scale=1, min_width=200):
+                                image_upload = gr.Image(
+                                    type="pil",
+                                    image_mode=None,
+                                    format="png",
+                                    label="Upload your picture",
+                                    sources=("upload", "clipboard"),
+                                    height=200,
+                                    elem_id="image-upload",
+                                )
                                 mask_upload = gr.Image(
                                     value=first_mask,
                                     type="pil",
@@ -261,7 +270,7 @@ def build_demo() -> gr.Blocks:
                 api_outputs += [gr.Image(type="filepath", format="png", label=VIEW_NAMES[key]), gr.Markdown()]
             api_texts = [gr.Markdown(), gr.Markdown(), gr.Markdown()]
 
-        refuse_urls(editor, mask_upload, soft_result, png_in, api_file)
+        refuse_urls(editor, image_upload, mask_upload, soft_result, png_in, api_file)
         controls = [
             blur_x, blur_y, invert, fill_mode, full_res, padding, resize_mode, width, height, mask_round, seed,
             model_kind, mask_weight, color_correction, sampler_name, steps, strength, fix_steps, randn_source, subseed,
@@ -283,42 +292,49 @@ def build_demo() -> gr.Blocks:
         live = dict(trigger_mode="always_last", show_progress="hidden", js=STAMP_JS)
         # .input, not .change: values the server sets (example, import) must not fire a refresh
         # per control; those handlers refresh once themselves.
-        gr.on([c.input for c in controls], h.on_controls, inputs=[*controls, stamp], outputs=refreshed, api_visibility="private", **live)
+        gr.on([c.input for c in controls], h.for_gradio(h.on_controls), inputs=[*controls, stamp], outputs=refreshed, api_visibility="private", **live)
         # Gradio's ImageEditor fires .upload (and re-sends its picture) whenever other outputs
-        # update, but only while it is on screen: it lives in its own tab, and an unchanged
-        # picture returns at once (on_editor). A user's upload arrives only as .upload.
+        # update, but only while it is on screen: it lives in its own tab, and an event that
+        # brings no new strokes returns at once (on_editor).
         gr.on(
             [editor.input, editor.upload, editor.apply, editor.clear],
-            h.on_editor,
+            h.for_gradio(h.on_editor),
             inputs=[editor, *controls, stamp],
-            outputs=[example, example_info, *refreshed],
+            outputs=refreshed,
             api_visibility="private",
             **live,
         )
-        gr.on([mask_upload.upload, mask_upload.clear], h.on_mask_upload, inputs=[mask_upload, *controls, stamp], outputs=refreshed, api_visibility="private", **live)
-        gr.on([soft_result.upload, soft_result.clear], h.on_soft_result, inputs=[soft_result, *controls, stamp], outputs=refreshed, api_visibility="private", **live)
-        clear_mask.click(h.clear_upload, inputs=[*controls, stamp], outputs=[mask_upload, *refreshed], api_visibility="private", js=STAMP_JS)
+        image_upload.upload(
+            h.for_gradio(h.on_image_upload),
+            inputs=[image_upload, *controls, stamp],
+            outputs=[editor, example, example_info, *refreshed],
+            api_visibility="private",
+            **live,
+        )
+        gr.on([mask_upload.upload, mask_upload.clear], h.for_gradio(h.on_mask_upload), inputs=[mask_upload, *controls, stamp], outputs=refreshed, api_visibility="private", **live)
+        gr.on([soft_result.upload, soft_result.clear], h.for_gradio(h.on_soft_result), inputs=[soft_result, *controls, stamp], outputs=refreshed, api_visibility="private", **live)
+        clear_mask.click(h.for_gradio(h.clear_upload), inputs=[*controls, stamp], outputs=[mask_upload, *refreshed], api_visibility="private", js=STAMP_JS)
         example.input(
-            h.on_example,
+            h.for_gradio(h.on_example),
             inputs=[example, *controls, stamp],
             outputs=[editor, mask_upload, example_info, *example_settings, *refreshed],
             api_name="load_example",
             **live,
         )
         png_in.upload(
-            h.on_import_png, inputs=[png_in, *controls, stamp], outputs=[*controls, import_status, *refreshed], api_visibility="private", js=STAMP_JS
+            h.for_gradio(h.on_import_png), inputs=[png_in, *controls, stamp], outputs=[*controls, import_status, *refreshed], api_visibility="private", js=STAMP_JS
         )
         api_run.click(
-            h.on_import_api,
+            h.for_gradio(h.on_import_api),
             inputs=[api_text, api_file, *controls, stamp],
             outputs=[editor, mask_upload, *controls, import_status, example, example_info, *refreshed],
             api_visibility="private",
             js=STAMP_JS,
         )
-        chooser.input(h.on_visibility, inputs=[chooser, *controls, stamp], outputs=refreshed, api_visibility="private", **live)
+        chooser.input(h.for_gradio(h.on_visibility), inputs=[chooser, *controls, stamp], outputs=refreshed, api_visibility="private", **live)
         gr.on(
             [view_size.input, full_resolution.input],
-            h.on_view_options,
+            h.for_gradio(h.on_view_options),
             inputs=[view_size, full_resolution, *controls, stamp],
             outputs=refreshed,
             api_visibility="private",
@@ -326,10 +342,10 @@ def build_demo() -> gr.Blocks:
         )
         pin.click(h.on_pin, outputs=[pin_status, ab_gallery, ab_table], api_visibility="private")
         unpin.click(h.on_unpin, outputs=[pin_status, ab_gallery, ab_table], api_visibility="private")
-        export_btn.click(h.on_export, inputs=controls, outputs=[export_file, export_status], api_name="export")
-        compare_btn.click(h.on_compare, inputs=[*peer_controls, *controls], outputs=[compare_gallery, compare_table, compare_status], api_name="compare")
+        export_btn.click(h.for_gradio(h.on_export, progress=False), inputs=controls, outputs=[export_file, export_status], api_name="export")
+        compare_btn.click(h.for_gradio(h.on_compare, progress=False), inputs=[*peer_controls, *controls], outputs=[compare_gallery, compare_table, compare_status], api_name="compare")
         vae_load.click(h.load_vae_ui, inputs=[vae_path, vae_family], outputs=[vae, vae_status], api_name="load_vae").then(
-            h.on_controls, inputs=[*controls, stamp], outputs=refreshed, api_visibility="private", js=STAMP_JS
+            h.for_gradio(h.on_controls), inputs=[*controls, stamp], outputs=refreshed, api_visibility="private", js=STAMP_JS
         )
         # The stateless API: image, mask and controls in, every view out (scripts, load tests).
         api_compute.click(h.compute_api, inputs=[editor, mask_upload, *controls], outputs=[*api_outputs, *api_texts], api_name="compute")

@@ -48,6 +48,7 @@ class Session:
 
     _stamp: float = float("-inf")
     _values: dict | None = None
+    _input_stamps: dict = field(default_factory=dict)
 
     def newest(self, values: dict, stamp: float | None) -> dict:
         """``values`` if they were sent at ``stamp`` or later than any seen before, else the
@@ -60,6 +61,19 @@ class Session:
                 self._values = dict(values)
                 return dict(values)
             return dict(self._values)
+
+    def newer_input(self, name: str, stamp: float | None) -> bool:
+        """Whether an input (the editor's picture, an uploaded mask) sent at ``stamp`` is newer
+        than the last one taken for ``name``; if so it is taken. The editor sends its old
+        picture and then the new one when the user uploads: the old must not win because the
+        server happened to start it second."""
+        with self._cv:
+            last = self._input_stamps.get(name, float("-inf"))
+            if stamp is not None and stamp < last:
+                return False
+            if stamp is not None:
+                self._input_stamps[name] = stamp
+            return True
 
     @property
     def mask(self) -> Image.Image | None:
