@@ -268,10 +268,10 @@ def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
         cells = int(r.nmask[0].sum().item())
         total = r.nmask[0].numel()
         base = r.processed_images[0] if r.processed_images[0].size == (p.width, p.height) else r.filled_images[0]
-        cells = r.nmask[0].float().cpu().numpy()
+        nmask0 = r.nmask[0].float().cpu().numpy()
         views["latent_mask_overlay"] = View(
-            _SAME(_latent_cells, base, extra=((cells.tobytes(), cells.shape),)),
-            f"{cells} of {total} latent cells regenerated" + ("" if p.mask_round else " (soft: mask_round off)"),
+            _SAME(_latent_cells, base, extra=((nmask0.tobytes(), nmask0.shape),)),
+            f"{cells} of {total} latent cells regenerated" + ("" if p.effective_mask_round else " (soft: mask_round off)"),
         )
         grid = _heatmap(r.nmask, vmin=0.0, vmax=1.0, cmap="gray", columns=2, label="nmask: 0 keep … 1 regenerate")[0]
         views["latent_mask"] = View(grid, f"nmask {_shape(r.nmask)} · values {_range(r.nmask)}")

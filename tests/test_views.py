@@ -92,3 +92,21 @@ def test_tint_cells_only_where_regenerated():
     out = np.asarray(tint_cells(img, np.array([[1.0, 0.0]])))
     assert out[0, 0, 0] > 100 and out[0, 0, 2] < 255
     assert out[4, 12].tolist() == [0, 0, 255]
+
+
+def test_latent_mask_caption_counts_cells():
+    import re
+
+    import numpy as np
+    from PIL import Image
+
+    from inpaint_init import InitParams, run_init
+    from inpaint_init.views import render_views
+
+    image = Image.new("RGB", (64, 64), "gray")
+    mask = Image.new("L", (64, 64))
+    mask.paste(255, (0, 0, 32, 64))  # the left half: 4 of 8 columns of latent cells
+    r = run_init(image, mask, InitParams(width=64, height=64, seed=1, mask_blur_x=0, mask_blur_y=0))
+    caption = render_views(r, image)["latent_mask_overlay"].caption
+    assert re.match(r"32 of 64 latent cells regenerated$", caption), caption
+    assert int(np.asarray(r.nmask[0]).sum()) == 32
