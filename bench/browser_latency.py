@@ -8,7 +8,8 @@ Bytes up and down per change come from the browser's own network events (CDP). A
 from the page starting to load to the first useful picture (the blurred mask), and how many
 computes the server ran for it.
 
-512²: the default example (Astronaut, 512×512). 1024²: the same photo upscaled to 1024×1024
+512²: the default example (Astronaut, 512×512), then with Soft inpainting on (its sliders and a
+blur change, timed to the soft views). 1024²: the same photo upscaled to 1024×1024
 with its mask, uploaded through the page (editor and mask upload), processing size 1024×1024.
 The radios that need it set their context first (padding: Only masked; resize mode: a 4:3 size).
 """
@@ -174,7 +175,33 @@ def _upload_1024(page, tmp: Path):
     page.wait_for_timeout(1000)
 
 
-def run(sizes, changes: int):
+#: With Soft inpainting on (512²): its sliders and a blur change, timed to the soft views.
+SOFT_CONTROLS = [
+    ("Schedule bias", "range", "#soft-mask_blend_power", [1.5, 2, 2.5, 3, 3.5, 4, 4.5], "soft_blend"),
+    ("Difference threshold", "range", "#soft-composite_difference_threshold", [0.75, 1, 1.25, 1.5, 1.75, 2, 2.25], "soft_overlay"),
+    ("Mask blur x (soft on)", "range", "#mask-blur-x", [6, 9, 12, 15, 18, 21, 24], "soft_blend"),
+]
+
+
+def _soft_rows(page, net, changes: int) -> list:
+    page.get_by_text("Soft inpainting", exact=True).first.click()
+    page.locator("#soft-inpainting input").first.check()
+    page.wait_for_timeout(1000)
+    page.wait_for_load_state("networkidle")
+    rows = []
+    for label, kind, sel, values, view in SOFT_CONTROLS:
+        times, ups, downs = [], [], []
+        for i in range(changes):
+            page.locator(f"#view-{view}").scroll_into_view_if_needed()
+            ms, up, down = _change(page, net, kind, sel, values[i % len(values)], view)
+            times.append(ms)
+            ups.append(up)
+            downs.append(down)
+        rows.append((512, label, statistics.median(times), max(times), statistics.median(ups), statistics.median(downs)))
+    return rows
+
+
+def run(sizes, changes: int, soft: bool = True):
     import app
     from playwright.sync_api import sync_playwright
 
@@ -224,6 +251,8 @@ def run(sizes, changes: int):
                             print(f"{size}² {label}: {str(e).splitlines()[0]}", file=sys.stderr)
                             continue
                         rows.append((size, label, statistics.median(times), max(times), statistics.median(ups), statistics.median(downs)))
+                    if size == 512 and soft:
+                        rows += _soft_rows(page, net, changes)
                     page.close()
             finally:
                 browser.close()
@@ -242,8 +271,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
     ap.add_argument("--changes", type=int, default=7)
+    ap.add_argument("--no-soft", action="store_true", help="skip the rows with Soft inpainting on")
     args = ap.parse_args(argv)
-    run(args.sizes, args.changes)
+    run(args.sizes, args.changes, not args.no_soft)
 
 
 if __name__ == "__main__":
