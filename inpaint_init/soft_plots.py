@@ -140,7 +140,7 @@ def overlay_figure(
     contrast: float,
     soft_paste: Image.Image | None,
     stock_paste: Image.Image | None,
-    size=(980, 300),
+    size=(760, 300),
 ) -> Image.Image:
     """The overlay soft inpainting would build: filtered distance f (with its colour bar), the
     transfer curve from f to overlay value at the mean half-distance h, the overlay mask, and the

@@ -179,7 +179,7 @@ def _heatmap(x: torch.Tensor, **kwargs):
     return value
 
 
-class _SameInputs:
+class SameInputs:
     """Memoise drawings by the identity of their inputs: the stage cache hands back the very
     same objects for stages that did not change, so most views of a refresh are found here
     instead of being drawn again. Weak references make sure an entry is used only while its
@@ -206,7 +206,7 @@ class _SameInputs:
         return value
 
 
-_SAME = _SameInputs()
+_SAME = SameInputs()
 
 
 def _crop_picture(image, blurred, unexpanded, region):

@@ -5,35 +5,22 @@ import inspect
 import io
 import os
 import random
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]  # fmt: skip
+# The benchmark's browser and its way of moving a control: the tests and the timings drive the
+# page alike.
+from bench.browser_latency import ARGS, CHROMIUM
+from bench.browser_latency import SET_JS as SET
 
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
     reason="Debian's chromium is not installed (apt-get install chromium); .ci/run installs it",
 )
-
-SET = """
-({kind, sel, value}) => {
-  if (kind === 'range') {
-    const el = document.querySelector(`${sel} input[type=range]`);
-    el.value = value;
-    el.dispatchEvent(new Event('input', {bubbles: true}));
-    return;
-  }
-  const label = [...document.querySelectorAll(`${sel} label`)].find(l => l.innerText.trim() === value);
-  (label.querySelector('input') || label).click();
-}
-"""
 
 
 @pytest.fixture(scope="module")

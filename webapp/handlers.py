@@ -10,8 +10,6 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-import weakref
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +24,7 @@ from inpaint_init.cli import MAX_PAYLOAD, read_text_file
 from inpaint_init.examples import EXAMPLES, load_example
 from inpaint_init.pipeline import MAX_PIXELS
 from inpaint_init.soft_inpainting import SOFT_PARAMS
-from inpaint_init.views import VIEW_NAMES, WHY, notes_markdown, render_views, summary_markdown, timings_markdown
+from inpaint_init.views import VIEW_NAMES, WHY, SameInputs, notes_markdown, render_views, summary_markdown, timings_markdown
 
 from .pictures import PictureStore, text_card
 from .session import Session, SessionStore
@@ -224,25 +222,14 @@ def _start_with_example(session: Session, name: str) -> None:
 
 
 # ----------------------------------------------------------------------------- one refresh
-_DIGESTS: "OrderedDict[int, tuple[weakref.ref, str]]" = OrderedDict()
-_DIGESTS_LOCK = threading.Lock()
+# image_digest, remembered per picture object (the views' identity memo): unchanged views come
+# back as the same objects (stage cache, views' memo), and hashing every picture of a refresh
+# would cost more than the refresh.
+_DIGESTS = SameInputs(size=512)
 
 
 def _digest(picture: Image.Image) -> str:
-    """image_digest, remembered per picture object: unchanged views come back as the same
-    objects (stage cache, views' memo), and hashing every picture of a refresh would cost more
-    than the refresh."""
-    with _DIGESTS_LOCK:
-        hit = _DIGESTS.get(id(picture))
-        if hit is not None and hit[0]() is picture:  # the same object, not a new one at a reused id
-            return hit[1]
-    digest = image_digest(picture)
-    with _DIGESTS_LOCK:
-        _DIGESTS[id(picture)] = (weakref.ref(picture), digest)
-        while len(_DIGESTS) > 512:
-            _DIGESTS.popitem(last=False)
-    return digest
-
+    return _DIGESTS(image_digest, picture)
 
 
 def run_session(session: Session, values: dict, progress=None):
@@ -394,6 +381,14 @@ def _text(session: Session, key: str, text: str):
     return text
 
 
+def _stateless_session(editor, mask_upload, soft_result=None) -> Session:
+    """A throwaway session for the stateless forms (API, tests): inputs given with the call."""
+    session = Session()
+    session.image, session.painted = mask_from_editor(editor)
+    session.uploaded, session.soft_result = mask_upload, soft_result
+    return session
+
+
 def compute(editor, mask_upload, *args, shown=None, soft_result=None, progress=None, **controls):
     """The stateless refresh (the ``/compute`` API and tests): image and mask with every call.
 
@@ -402,9 +397,7 @@ def compute(editor, mask_upload, *args, shown=None, soft_result=None, progress=N
     Returns every view (picture, caption), the timing, the summary, the notes and the new
     ``shown``."""
     values = dict(zip(CONTROL_NAMES, args)) | controls
-    session = Session()
-    image, painted = mask_from_editor(editor)
-    session.image, session.painted, session.uploaded, session.soft_result = image, painted, mask_upload, soft_result
+    session = _stateless_session(editor, mask_upload, soft_result)
     session.shown = dict(shown) if shown is not None else {}
     out = refresh(session, values, progress, as_files=False)
     return (*out, session.shown if shown is not None else gr.skip())
@@ -413,9 +406,7 @@ def compute(editor, mask_upload, *args, shown=None, soft_result=None, progress=N
 def compute_api(editor, mask_upload, *args):
     """``/compute``: the stateless refresh with pictures as files, every picture sent."""
     values = dict(zip(CONTROL_NAMES, args))
-    session = Session()
-    image, painted = mask_from_editor(editor)
-    session.image, session.painted, session.uploaded = image, painted, mask_upload
+    session = _stateless_session(editor, mask_upload)
     return tuple(refresh(session, values, as_files=True))
 
 
@@ -458,6 +449,21 @@ def _sequenced(session: Session, work, n_outputs: int):
 N_REFRESH = 4  # the view grid, timing, summary, notes
 
 
+#: A page refresh's outputs (grid, timing, summary, notes) plus the comparison's status and the
+#: A/B gallery and table.
+PAGE_OUTPUTS = N_REFRESH + 3
+
+
+def skip_page() -> list:
+    """Leave every output of a page refresh as it is (a new list: Gradio may alter its items)."""
+    return [gr.skip() for _ in range(PAGE_OUTPUTS)]
+
+
+def _refresh_page(session: Session, values: dict, progress=None) -> list:
+    """Refresh the page in the session's turn (nothing, if a newer request is waiting)."""
+    return _sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), PAGE_OUTPUTS)
+
+
 def _with_status(session: Session, out: list) -> list:
     """A refresh's outputs plus the comparison's and the pin's status lines."""
     key = _state_key(session)
@@ -491,7 +497,7 @@ def on_controls(*args, request: gr.Request = None, progress=gr.Progress()):
     """Any control changed: only the control values travel."""
     session = _session(request)
     values = _newest(session, args)
-    return _sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)
+    return _refresh_page(session, values, progress)
 
 
 def on_editor(editor, *args, request: gr.Request = None, progress=gr.Progress()):
@@ -505,20 +511,20 @@ def on_editor(editor, *args, request: gr.Request = None, progress=gr.Progress())
     the editor fire again)."""
     session = _session(request)
     if not session.newer_input("editor", _stamp(args)):
-        return [gr.skip()] * (N_REFRESH + 3)
+        return skip_page()
     image, painted = mask_from_editor(editor)
     if image is None or session.image is None or image.size != session.image.size:
-        return [gr.skip()] * (N_REFRESH + 3)
+        return skip_page()
     if image_digest(image.convert("RGB")) != image_digest(session.image.convert("RGB")):
-        return [gr.skip()] * (N_REFRESH + 3)
+        return skip_page()
     painted = painted if painted is not None and painted.getbbox() is not None else None
     if (painted is None and session.painted is None) or (
         painted is not None and session.painted is not None and image_digest(painted) == image_digest(session.painted)
     ):
-        return [gr.skip()] * (N_REFRESH + 3)
+        return skip_page()
     session.painted = painted
     values = _newest(session, args)
-    return _sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)
+    return _refresh_page(session, values, progress)
 
 
 def on_image_upload(image, *args, request: gr.Request = None, progress=gr.Progress()):
@@ -527,31 +533,31 @@ def on_image_upload(image, *args, request: gr.Request = None, progress=gr.Progre
     editor shows it to paint on, and the example's name and description go."""
     session = _session(request)
     if image is None or not session.newer_input("image", _stamp(args)):
-        return [gr.skip()] * (3 + N_REFRESH + 3)
+        return [gr.skip()] * 3 + skip_page()
     image = ImageOps.exif_transpose(image)
     session.image, session.painted, session.example = image, None, None
     values = _newest(session, args)
     editor = gr.ImageEditor(value=_editor_file_value(image), canvas_size=image.size)
-    out = _sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)
+    out = _refresh_page(session, values, progress)
     return [editor, gr.update(value=None), "Your own image.", *out]
 
 
 def on_mask_upload(mask, *args, request: gr.Request = None, progress=gr.Progress()):
     session = _session(request)
     if not session.newer_input("mask", _stamp(args)):
-        return [gr.skip()] * (N_REFRESH + 3)
+        return skip_page()
     session.uploaded = mask
     values = _newest(session, args)
-    return _sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)
+    return _refresh_page(session, values, progress)
 
 
 def on_soft_result(result_image, *args, request: gr.Request = None, progress=gr.Progress()):
     session = _session(request)
     if not session.newer_input("soft_result", _stamp(args)):
-        return [gr.skip()] * (N_REFRESH + 3)
+        return skip_page()
     session.soft_result = result_image
     values = _newest(session, args)
-    return _sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)
+    return _refresh_page(session, values, progress)
 
 
 def clear_upload(*args, request: gr.Request = None, progress=gr.Progress()):
@@ -559,7 +565,7 @@ def clear_upload(*args, request: gr.Request = None, progress=gr.Progress()):
     session = _session(request)
     session.uploaded = None
     values = _newest(session, args)
-    return [None, *_sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)]
+    return [None, *_refresh_page(session, values, progress)]
 
 
 def _as_file(image: Image.Image | None):
@@ -594,13 +600,13 @@ def on_example(name, *args, request: gr.Request = None, progress=gr.Progress()):
     """An example was picked: its image, mask and settings go to the page and the session, and
     one refresh runs with them (the page's control events do not fire for values set here)."""
     if not name:
-        return [gr.skip()] * (3 + len(EXAMPLE_SETTINGS) + N_REFRESH + 3)
+        return [gr.skip()] * (3 + len(EXAMPLE_SETTINGS)) + skip_page()
     session = _session(request)
     editor, upload, description, *settings = load_example_ui(name)
     _start_with_example(session, name)
     session.shown = {}
     values = _newest(session, args, dict(zip(EXAMPLE_SETTINGS, settings)))
-    return [editor, upload, description, *settings, *_sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)]
+    return [editor, upload, description, *settings, *_refresh_page(session, values, progress)]
 
 
 # ----------------------------------------------------------------------------- import
@@ -671,9 +677,9 @@ def on_import_png(path, *args, request: gr.Request = None, progress=gr.Progress(
     controls, status = list(out[:-1]), out[-1]
     session = _session(request)
     if str(status).startswith("⛔") or not path:
-        return [*controls, status, *[gr.skip()] * (N_REFRESH + 3)]
+        return [*controls, status, *skip_page()]
     values = _newest(session, args, _merge(args, controls))
-    return [*controls, status, *_sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)]
+    return [*controls, status, *_refresh_page(session, values, progress)]
 
 
 def on_import_api(text, path, *args, request: gr.Request = None, progress=gr.Progress()):
@@ -682,14 +688,14 @@ def on_import_api(text, path, *args, request: gr.Request = None, progress=gr.Pro
     editor, mask, controls, status = out[0], out[1], list(out[2:-1]), out[-1]
     session = _session(request)
     if str(status).startswith("⛔"):
-        return [editor, mask, *controls, status, gr.skip(), gr.skip(), *[gr.skip()] * (N_REFRESH + 3)]
+        return [editor, mask, *controls, status, gr.skip(), gr.skip(), *skip_page()]
     session.image, session.painted, session.uploaded, session.example = editor["background"].convert("RGB"), None, mask, None
     session.shown = {}
     editor, mask = _editor_file_value(session.image), _as_file(mask)
     values = _newest(session, args, _merge(args, controls))
     return [
         editor, mask, *controls, status, gr.update(value=None), "Imported from an API body.",
-        *_sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3),
+        *_refresh_page(session, values, progress),
     ]  # fmt: skip
 
 
@@ -699,7 +705,7 @@ def on_visibility(selected, *args, request: gr.Request = None, progress=gr.Progr
     session = _session(request)
     session.visible = tuple(k for k, title in VIEW_NAMES.items() if title in (selected or []))
     values = _newest(session, args)
-    return _sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)
+    return _refresh_page(session, values, progress)
 
 
 def on_view_options(size, full_resolution, *args, request: gr.Request = None, progress=gr.Progress()):
@@ -708,7 +714,7 @@ def on_view_options(size, full_resolution, *args, request: gr.Request = None, pr
     session.view_size = size if size in SIZES else "medium"
     session.full_resolution = bool(full_resolution)
     values = _newest(session, args)
-    return _sequenced(session, lambda: _with_status(session, page_refresh(session, values, progress)), N_REFRESH + 3)
+    return _refresh_page(session, values, progress)
 
 
 def on_pin(request: gr.Request = None):
@@ -848,9 +854,7 @@ def export_session(session: Session, values: dict, key: str | None = None):
 
 def export_ui(editor, mask_upload, *control_values):
     """Export for an explicit editor value (the stateless form, for the API and tests)."""
-    session = Session()
-    session.image, session.painted = mask_from_editor(editor)
-    session.uploaded = mask_upload
+    session = _stateless_session(editor, mask_upload)
     try:
         return export_session(session, dict(zip(CONTROL_NAMES, control_values)), key="stateless")
     except InitError as e:
@@ -908,9 +912,7 @@ def _compare(session: Session, values: tuple):
 def compare_ui(editor, mask_upload, *values):
     """The same image and mask prepared by diffusers and ComfyUI, next to the webui's.
     ``values``: PEER_CONTROL_NAMES' values, then CONTROL_NAMES'."""
-    session = Session()
-    session.image, session.painted = mask_from_editor(editor)
-    session.uploaded = mask_upload
+    session = _stateless_session(editor, mask_upload)
     return _compare(session, values)
 
 
@@ -927,7 +929,6 @@ def on_compare(*values, request: gr.Request = None):
 
 DEFAULT_SHOWN: dict[str, str] = {}
 DEFAULT_TEXTS: dict[str, str] = {}
-DEFAULT_PICTURES: dict[str, tuple[str, str]] = {}
 
 
 def initial_page(values: dict) -> dict[str, str]:

@@ -26,7 +26,11 @@ CSS = GRID_CSS + """
 .gradio-container { overflow-x: clip !important; overflow-y: visible !important; }
 #main-row { align-items: flex-start; }
 #controls { position: sticky; top: 6px; align-self: flex-start; max-height: calc(100vh - 12px); overflow-y: auto;
-            overflow-x: hidden; padding-right: 4px; }
+            overflow-x: hidden; padding-right: 4px; flex-wrap: nowrap !important; }
+#controls > * { flex-shrink: 0; }
+/* (Gradio's columns wrap: with a max-height, the accordions would flow into a second, hidden
+   column beside the main controls instead of scrolling below them.) */
+#mask-upload img, #image-upload img { background: repeating-conic-gradient(#999 0 25%, #666 0 50%) 0 0 / 16px 16px; }
 #controls .form { gap: 4px; }
 #controls { gap: 6px; }
 #controls fieldset label { padding: 2px 8px; }

@@ -45,15 +45,13 @@ def encode_png(image: Image.Image, level: int | None = 1) -> bytes:
     colour_type, channels = _PNG_MODES[image.mode]
     w, h = image.size
     pixels = np.asarray(image, dtype=np.uint8).reshape(h, w * channels)
-    raw = np.zeros((h, w * channels + 1), np.uint8)  # a leading 0 per row: filter "None"
-    raw[:, 1:] = pixels
+    rows = np.zeros((h, w * channels + 1), np.uint8)  # a leading 0 per row: filter "None"
+    rows[:, 1:] = pixels
+    raw = rows.tobytes()
     header = struct.pack(">IIBBBBB", w, h, 8, colour_type, 0, 0, 0)
     if level is None:
-        data = raw.tobytes()
-        level = 1 if len(zlib.compress(data[: 1 << 16], 1)) < min(len(data), 1 << 16) // 2 else 0
-        raw = data
-    else:
-        raw = raw.tobytes()
+        sample = raw[: 1 << 16]
+        level = 1 if len(zlib.compress(sample, 1)) < len(sample) // 2 else 0
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, level)) + _chunk(b"IEND", b"")
 
 
