@@ -10,7 +10,6 @@ and renamed into place, and served from this folder. The folder is bounded in by
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 import tempfile
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from inpaint_init.cache import image_digest
 
 __all__ = ["encode_png", "PictureStore", "text_card"]
 
@@ -66,12 +67,13 @@ class PictureStore:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._files: dict[str, tuple[float, int]] = {}  # digest → (last use, bytes)
+        self._bytes = 0  # their sum, kept as files come and go (path() runs for every view of every refresh)
 
     def path(self, image: Image.Image | None, digest: str | None = None, make=None) -> str:
         """The file of ``image`` (written now unless it exists), as a string path. With ``make``
         instead of an image, ``make()`` draws the picture only when the file is not there yet."""
         if digest is None:
-            digest = hashlib.blake2b(image.tobytes() + f"{image.mode}{image.size}".encode(), digest_size=16).hexdigest()
+            digest = image_digest(image)
         target = self.folder / f"{digest}.png"
         with self._lock:
             known = self._files.get(digest)
@@ -88,8 +90,10 @@ class PictureStore:
                 Path(staging).unlink(missing_ok=True)
                 raise
             with self._lock:
+                old = self._files.get(digest)
+                self._bytes += len(data) - (old[1] if old else 0)
                 self._files[digest] = (time.monotonic(), len(data))
-        self._trim()
+            self._trim()
         return str(target)
 
     def touch(self, path: str) -> None:
@@ -102,18 +106,17 @@ class PictureStore:
     @property
     def bytes(self) -> int:
         with self._lock:
-            return sum(size for _, size in self._files.values())
+            return self._bytes
 
     def _trim(self) -> None:
         with self._lock:
-            total = sum(size for _, size in self._files.values())
-            if total <= self.max_bytes:
+            if self._bytes <= self.max_bytes:
                 return
             oldest = []
             for digest in sorted(self._files, key=lambda d: self._files[d][0]):
-                if total <= self.max_bytes:
+                if self._bytes <= self.max_bytes:
                     break
-                total -= self._files.pop(digest)[1]
+                self._bytes -= self._files.pop(digest)[1]
                 oldest.append(digest)
         for digest in oldest:
             (self.folder / f"{digest}.png").unlink(missing_ok=True)
