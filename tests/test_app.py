@@ -15,45 +15,10 @@ from PIL import Image
 import app
 from inpaint_init.examples import EXAMPLES, load_example
 from inpaint_init.views import VIEW_NAMES
+from webapp.layout import DEFAULT_VALUES
 
-DEFAULTS = dict(
-    mask_blur_x=4,
-    mask_blur_y=4,
-    inpainting_mask_invert=0,
-    inpainting_fill=1,
-    inpaint_full_res=False,
-    inpaint_full_res_padding=32,
-    resize_mode=0,
-    width=128,
-    height=128,
-    mask_round=True,
-    seed=1,
-    model_kind="standard",
-    inpainting_mask_weight=1.0,
-    color_correction=False,
-    sampler_name="Euler",
-    steps=20,
-    denoising_strength=0.75,
-    img2img_fix_steps=False,
-    randn_source="GPU",
-    subseed=-1,
-    subseed_strength=0,
-    seed_resize_from_w=0,
-    seed_resize_from_h=0,
-    eta_noise_seed_delta=0,
-    initial_noise_multiplier=1.0,
-    img2img_extra_noise=0.0,
-    soft_inpainting=False,
-    mask_blend_power=1.0,
-    mask_blend_scale=0.5,
-    inpaint_detail_preservation=4.0,
-    composite_mask_influence=0.0,
-    composite_difference_threshold=0.5,
-    composite_difference_contrast=2.0,
-    vae=next(iter(app.VAES)),
-    vae_posterior="sample",
-    vae_sample_seed=0,
-)
+# The page's first control values, at a small size and with the Euler sampler.
+DEFAULTS = DEFAULT_VALUES | dict(width=128, height=128, sampler_name="Euler")
 VIEW_KEYS = list(VIEW_NAMES)
 
 
@@ -311,8 +276,6 @@ class Request:
 
 
 def _page_values():
-    from webapp.layout import DEFAULT_VALUES
-
     return dict(DEFAULT_VALUES)
 
 
