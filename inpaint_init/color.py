@@ -6,6 +6,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from .cache import stage
+
 __all__ = ["setup_color_correction", "apply_color_correction", "luminosity_blend"]
 
 
@@ -55,3 +57,9 @@ def apply_color_correction(correction: np.ndarray, image: Image.Image) -> Image.
     matched = exposure.match_histograms(lab, correction, channel_axis=2)
     corrected = cv2.cvtColor(matched.astype(np.uint8), cv2.COLOR_LAB2RGB).astype(np.uint8)
     return Image.fromarray(luminosity_blend(corrected, rgb))
+
+
+@stage("color_correction", returns="color_corrections")
+def color_stage(filled_images: list[Image.Image]) -> list[np.ndarray]:
+    """§7: the colour-correction target (LAB) of each image that will be encoded."""
+    return [setup_color_correction(image) for image in filled_images]

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .cache import stage
+
 __all__ = ["MODEL_KINDS", "standard_conditioning", "conditioning_mask_tensor", "inpainting_conditioning"]
 
 #: Model kinds that decide the conditioning. "inpainting" is an SD1.x/2.x 9-channel UNet,
@@ -58,3 +60,29 @@ def inpainting_conditioning(
     small = F.interpolate(m, size=latent_hw).to(masked_latent)
     small = small.expand(masked_latent.shape[0], -1, -1, -1)
     return torch.cat([small, masked_latent], dim=1), masked_image
+
+
+# ----------------------------------------------------------------------------- stage (§10)
+@stage("conditioning", returns=("image_conditioning", "conditioning_mask", "conditioning_masked_image"))
+def conditioning_stage(
+    filled_images, batch_size, image_mask, model_kind, conditioning_round, inpainting_mask_weight, latent_size, vae
+):
+    """§10: a standard model's B×5×1×1 zeros; an inpainting model's mask (rounded iff
+    ``conditioning_round``) and masked image, encoded: B×5×h×w."""
+    from .encode import encode_checked, per_batch, pictures_to_batch
+    from .errors import InitError
+
+    if model_kind == "standard":
+        return standard_conditioning(batch_size), None, None
+    batch = per_batch(filled_images, batch_size)
+    hw = (batch[0].height, batch[0].width)
+    cond_mask = conditioning_mask_tensor(image_mask, hw, conditioning_round)
+    if tuple(cond_mask.shape[-2:]) != hw:
+        raise InitError(
+            f"the inpainting conditioning needs the mask ({cond_mask.shape[-1]}×{cond_mask.shape[-2]}) and the image "
+            f"({hw[1]}×{hw[0]}) at the same size; with resize mode 3 in whole-picture mode the "
+            "webui fails here too. Use another resize mode or make the image the processing size."
+        )
+    source = pictures_to_batch(batch, vae) * 2 - 1
+    conditioning, masked = inpainting_conditioning(source, latent_size, cond_mask, inpainting_mask_weight, lambda x: encode_checked(vae, x))
+    return conditioning, cond_mask, masked

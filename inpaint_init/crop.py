@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .cache import stage
+
 __all__ = ["mask_bbox", "get_crop_region", "expand_crop_region", "paste_to_from_region"]
 
 Box = tuple[int, int, int, int]
@@ -96,3 +98,15 @@ def paste_to_from_region(crop_region: Box) -> tuple[int, int, int, int]:
     """``paste_to = (x1, y1, width, height)`` of a crop region."""
     x1, y1, x2, y2 = crop_region
     return x1, y1, x2 - x1, y2 - y1
+
+
+# ----------------------------------------------------------------------------- stage (§3)
+@stage("crop_region", returns=("crop_region_unexpanded", "crop_region", "paste_to"))
+def crop_stage(blurred_mask, inpaint_full_res_padding: int, width: int, height: int):
+    """§3 ("Only masked"): the padded box of the blurred mask, that box grown to the processing
+    aspect ratio, and ``paste_to`` (x, y, w, h); three Nones for a blank mask."""
+    box = get_crop_region(np.asarray(blurred_mask), inpaint_full_res_padding)
+    if box is None:
+        return None, None, None
+    region = expand_crop_region(box, width, height, blurred_mask.width, blurred_mask.height)
+    return box, region, paste_to_from_region(region)

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from PIL import Image, ImageFilter, ImageOps
 
+from .cache import stage
 from .crop import mask_bbox
 
 __all__ = ["FILL_PYRAMID", "fill", "fill_reference", "pil_blur_reach"]
@@ -114,3 +115,28 @@ def fill(image: Image.Image, mask: Image.Image) -> Image.Image:
             acc.alpha_composite(layer)
     result.paste(acc.convert("RGB"), box=(bx1, by1))
     return result
+
+
+# ----------------------------------------------------------------------------- stage (§6)
+def check_fill_sizes(images: list[Image.Image], mask: Image.Image, inpainting_fill: int, resize_mode: int, inpaint_full_res: bool) -> None:
+    """The webui's fill needs the mask and each image at one size; say why they are not."""
+    from .errors import InitError
+
+    for image in images:
+        if mask.size == image.size:
+            continue
+        if resize_mode == 3 and not inpaint_full_res:
+            raise InitError(
+                f"Masked content '{['fill', 'original', 'latent noise', 'latent nothing'][inpainting_fill]}' with resize "
+                f"mode 3 (latent upscale) in whole-picture mode: the image stays {image.width}×{image.height} while the mask "
+                f"is resized to {mask.width}×{mask.height}, so the webui's fill fails on this input. Use Masked content "
+                "'original', another resize mode, or an image of the processing size."
+            )
+        raise InitError(f"the latent mask is {mask.width}×{mask.height} but the image to fill is {image.width}×{image.height}")
+
+
+@stage("fill", returns="filled_images")
+def fill_stage(processed_images: list[Image.Image], latent_mask_source: Image.Image) -> list[Image.Image]:
+    """§6 (Masked content "fill", and modes 2/3 before their latent fill): each image with the
+    masked part replaced by the blurred surroundings."""
+    return [fill(image, latent_mask_source) for image in processed_images]

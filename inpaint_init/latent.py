@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .cache import stage
 from .noise import first_draws
 
 __all__ = ["latent_mask_image", "latent_masks", "create_noise", "apply_latent_fill"]
@@ -53,3 +54,29 @@ def apply_latent_fill(
     if inpainting_fill == 3:
         return init_latent * mask
     return init_latent
+
+
+# ----------------------------------------------------------------------------- stages (§9)
+@stage("latent_mask", returns="latent_mask_image")
+def latent_mask_stage(latent_mask_source: Image.Image, latent_size: tuple[int, int]) -> Image.Image:
+    """§9: the mask at latent size (``latent_size`` = (h, w)), RGB, bicubic."""
+    return latent_mask_image(latent_mask_source, latent_size[1], latent_size[0])
+
+
+@stage("latent_mask", returns=("mask", "nmask"), cached=False)
+def latent_masks_stage(latent_mask_image: Image.Image, latent_channels: int, round_mask: bool):
+    """§9: ``mask``/``nmask`` C×h×w, repeated over the latent's channels."""
+    return latent_masks(latent_mask_image, latent_channels, round_mask)
+
+
+@stage("noise", returns="latent_noise")
+def latent_noise_stage(noise_seeds: list[int], latent_shape: tuple[int, ...], randn_source: str, noise_device) -> torch.Tensor:
+    """§9/§11: the latent-noise fill's noise, the plain first draw of each seed (B×C×h×w);
+    ``noise_device`` tells which generator "GPU" means here (it is part of the key)."""
+    return first_draws(latent_shape, noise_seeds, randn_source)
+
+
+@stage("latent_fill", returns="init_latent", cached=False)
+def latent_fill_stage(encoded_latent: torch.Tensor, mask: torch.Tensor, nmask: torch.Tensor, inpainting_fill: int, latent_noise) -> torch.Tensor:
+    """§9: fill 2 ``z·mask + noise·nmask``, fill 3 ``z·mask``; other modes hand ``z`` on."""
+    return apply_latent_fill(encoded_latent, mask.to(encoded_latent), nmask.to(encoded_latent), inpainting_fill, latent_noise)

@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
+from .cache import stage
+
 __all__ = [
     "create_binary_mask",
     "invert_mask",
@@ -84,3 +86,18 @@ def blur_mask(mask: Image.Image, blur_x: float, blur_y: float) -> Image.Image:
         # makes the pass purely vertical with sigma blur_y (what the webui gets).
         arr = cv2.GaussianBlur(arr, (1, blur_kernel_size(blur_y)), blur_y)
     return Image.fromarray(np.ascontiguousarray(arr))
+
+
+# ----------------------------------------------------------------------------- stages (§2)
+@stage("binary_mask", returns="binary_mask")
+def binary_mask_stage(mask_image: Image.Image, round_mask: bool) -> Image.Image:
+    """§2: the mask as init gets it, made binary (``round_mask``: init's mask_round, which soft
+    inpainting turns off)."""
+    return create_binary_mask(mask_image, round=round_mask)
+
+
+@stage("blur", returns="blurred_mask")
+def blur_stage(binary_mask: Image.Image, inpainting_mask_invert: int, mask_blur_x: float, mask_blur_y: float) -> Image.Image:
+    """§2: invert ("Inpaint not masked"), then the per-axis OpenCV Gaussian blur."""
+    mask = invert_mask(binary_mask) if inpainting_mask_invert else binary_mask
+    return blur_mask(mask, mask_blur_x, mask_blur_y)

@@ -24,6 +24,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .cache import stage
+
 __all__ = [
     "RANDN_SOURCES",
     "SEED_MAX",
@@ -233,3 +235,44 @@ def _centre_paste(x: torch.Tensor, small: torch.Tensor) -> torch.Tensor:
     x = x.clone()
     x[:, ty : ty + h, tx : tx + w] = small[:, sy : sy + h, sx : sx + w]
     return x
+
+
+# ----------------------------------------------------------------------------- stage (§11)
+@stage("noise", returns="start_noise")
+def start_noise_stage(noise_seeds, subseeds, subseed_strength, seed_resize_from_h, seed_resize_from_w, latent_shape, randn_source, noise_device) -> torch.Tensor:
+    """§11: the sampler's first noise, B×C×h×w: the batch's ImageRNG with the variation seed and
+    the seed resize (``noise_device``: which generator "GPU" means here; part of the key)."""
+    return image_rng_first(latent_shape, noise_seeds, subseeds, subseed_strength, seed_resize_from_h, seed_resize_from_w, randn_source)
+
+
+def job_seeds(seed: int, subseed: int, subseed_strength: float, batch_size: int, seeds=None) -> tuple[list[int], list[int], list[str]]:
+    """(all_seeds, all_subseeds, notes) of the first batch, as the webui derives them (§11): -1
+    picks a random seed once per job; the batch counts up from the seed, except that with a
+    variation strength every image keeps the seed itself; subseeds always count up."""
+    import random
+
+    from .errors import InitError
+
+    notes = []
+    if seeds is None:
+        base = int(seed)
+        if base == -1:
+            base = random.randrange(4294967294)
+            notes.append(f"Seed -1: picked {base} at random (the webui does the same).")
+        seeds = [base] * batch_size if subseed_strength != 0 else [base + i for i in range(batch_size)]
+    try:
+        seeds = [int(s) for s in seeds][:batch_size]
+    except (TypeError, ValueError) as e:
+        raise InitError(f"seeds must be whole numbers ({e})") from e
+    if len(seeds) < batch_size:
+        raise InitError(f"{len(seeds)} seeds given for a batch of {batch_size}")
+    sub = int(subseed)
+    if sub == -1:
+        sub = random.randrange(4294967294)
+        if subseed_strength != 0:
+            notes.append(f"Variation seed -1: picked {sub} at random (the webui does the same).")
+    subseeds = [sub + i for i in range(batch_size)]
+    # The batch counts up from the seeds: the last ones can leave what torch accepts.
+    if not all(map(seed_in_range, seeds + subseeds)):
+        raise InitError("a seed of the batch is outside what torch.manual_seed accepts (-2^63 … 2^64-1); the webui fails on it too")
+    return seeds, subseeds, notes

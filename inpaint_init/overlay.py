@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from PIL import Image, ImageOps
 
-from .resize import ResizeMode, resize_image
+from .cache import stage
+from .resize import ResizeMode, resize_image, resize_or_error
 
 __all__ = ["flatten", "make_overlay", "apply_overlay", "DEFAULT_BACKGROUND"]
 
@@ -51,3 +52,17 @@ def apply_overlay(
     out = sample.convert("RGBA")
     out.alpha_composite(overlay)
     return out.convert("RGB")
+
+
+# ----------------------------------------------------------------------------- stage (§5)
+@stage("overlay", returns=("overlay_images", "mask_for_overlay"))
+def overlay_stage(base_images: list[Image.Image], overlay_mask: Image.Image, resize_mode: int):
+    """§5: per image, the RGBA paste-back layer. A mask of another size than the image is
+    resized to it by the resize mode first and, as in the webui, replaces the overlay mask for
+    the images after it (the last one is ``mask_for_overlay``)."""
+    overlays, mask = [], overlay_mask
+    for image in base_images:
+        if mask.size != image.size:
+            mask = resize_or_error(resize_mode, mask, *image.size)
+        overlays.append(make_overlay(image, mask))
+    return overlays, mask

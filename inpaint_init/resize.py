@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+import numpy as np
 from PIL import Image
+
+from .cache import stage
 
 __all__ = ["ResizeMode", "RESIZE_MODE_LABELS", "resize_image", "interpolate_latent"]
 
@@ -110,3 +113,30 @@ def interpolate_latent(latent, height: int, width: int):
     import torch.nn.functional as F
 
     return F.interpolate(latent, size=(height // 8, width // 8), mode="bilinear")
+
+
+# ----------------------------------------------------------------------------- stages (§3/§4, the mask)
+def resize_or_error(resize_mode: int, image: Image.Image, width: int, height: int) -> Image.Image:
+    """:func:`resize_image`, its refusals as :class:`~inpaint_init.errors.InitError`."""
+    from .errors import InitError
+
+    try:
+        return resize_image(resize_mode, image, width, height)
+    except ValueError as e:
+        raise InitError(str(e)) from e
+
+
+@stage("mask_resize", returns="image_mask")
+def crop_mask_stage(blurred_mask: Image.Image, crop_region, width: int, height: int) -> Image.Image:
+    """§3: "Only masked": the crop of the blurred mask, brought to the processing size by
+    "Resize and fill" (the webui's fixed mode 2 for the crop)."""
+    return resize_or_error(ResizeMode.RESIZE_AND_FILL, blurred_mask.crop(crop_region), width, height)
+
+
+@stage("mask_resize", returns=("image_mask", "overlay_mask"))
+def whole_mask_stage(blurred_mask: Image.Image, resize_mode: int, width: int, height: int):
+    """§4 whole picture: the blurred mask at the processing size by the resize mode, and the
+    overlay's mask, twice as hard (``clip(2·m, 0, 255)``)."""
+    resized = resize_or_error(resize_mode, blurred_mask, width, height)
+    doubled = np.clip(np.asarray(resized).astype(np.float32) * 2, 0, 255).astype(np.uint8)
+    return resized, Image.fromarray(doubled)

@@ -32,6 +32,7 @@ import torch
 from PIL import Image
 
 from ._deps import diffusers
+from .cache import stage
 
 __all__ = [
     "SAMPLERS",
@@ -231,3 +232,26 @@ def _sigma_schedule_plot(plan: SamplerPlan, size: tuple[int, int]) -> Image.Imag
     fig.tight_layout()
     canvas.draw()
     return Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy())
+
+
+# ----------------------------------------------------------------------------- stages (§1/§11)
+@stage("sampler_start", returns="sampler_plan", cached=False)
+def sampler_plan_stage(sampler_name: str, steps: int, denoising_strength: float, img2img_fix_steps: bool) -> SamplerPlan:
+    """§1: the schedule img2img runs (t_enc, σ_start)."""
+    from .errors import InitError
+
+    try:
+        return plan_img2img(sampler_name, steps, denoising_strength, img2img_fix_steps)
+    except ValueError as e:
+        raise InitError(str(e)) from e
+
+
+@stage("sampler_start", returns="start_latent", cached=False)
+def sampler_start_stage(init_latent, start_noise, sampler_plan, initial_noise_multiplier: float, img2img_extra_noise: float):
+    """§11: what the first sampling step sees, by the sampler's own rule."""
+    from .errors import InitError
+
+    try:
+        return start_latent(init_latent, start_noise, sampler_plan, initial_noise_multiplier, img2img_extra_noise)
+    except ValueError as e:
+        raise InitError(str(e)) from e

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
+from .cache import stage
 from .resize import ResizeMode, resize_image
 from .sampler import TIMESTEP_SAMPLERS, SamplerPlan, img2img_timestep
 
@@ -348,3 +349,13 @@ def soft_preview(
         overlay=overlay,
         notes=notes,
     )
+
+
+# ----------------------------------------------------------------------------- stage
+@stage("soft_inpainting", returns="soft", cached=False)
+def soft_stage(params, sampler_plan, nmask, init_latent, start_noise, base_images, paste_to, soft_result_latent, soft_result_source):
+    """The soft-inpainting preview of the first image (it reads its six sliders off ``params``)."""
+    return soft_preview(
+        params, sampler_plan, nmask, init_latent[0], start_noise[0], base_images[0] if base_images else None, paste_to,
+        soft_result_latent, soft_result_source,
+    )  # fmt: skip
