@@ -214,3 +214,14 @@ def test_job_differences():
     assert "CPU" in job_differences("sd1", "standard", True, 512, 512, forge_try_reproduce="DrawThings")[0]
     assert "65536" in job_differences("sd1", "inpainting", True, 512, 512, inpainting_fill=2)[0]
     assert job_differences("sd1", "inpainting", True, 512, 512, inpainting_fill=2, posterior="mean") == []
+
+
+def test_rounding_decision_feeds_the_conditioning_mask():
+    """With the conditioning module: SDXL inpainting, mask_round off — Forge keeps k/255, the webui 0/1."""
+    from inpaint_init.conditioning import conditioning_mask_tensor
+
+    soft = Image.fromarray(np.array([[0, 64, 128, 200]], dtype=np.uint8), "L")
+    web = conditioning_mask_tensor(soft, (1, 4), conditioning_mask_rounds("webui", "inpainting-sdxl", False))
+    forge = conditioning_mask_tensor(soft, (1, 4), conditioning_mask_rounds("forge", "inpainting-sdxl", False))
+    assert web.flatten().tolist() == [0.0, 0.0, 1.0, 1.0]  # 128/255 ≈ 0.502 rounds to 1
+    assert torch.allclose(forge.flatten(), torch.tensor([0, 64, 128, 200]) / 255.0)
