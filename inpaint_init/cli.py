@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument(f"--{sp.name.replace('_', '-')}", type=float, help=f"{sp.label} (default {sp.default:g})")
     v = ap.add_argument_group("VAE")
     v.add_argument("--vae", help="local VAE path (default: the weightless approximation)")
-    v.add_argument("--vae-family", choices=["auto", "sd1", "sdxl"], default="auto")
+    v.add_argument("--vae-family", choices=["auto", "sd1", "sdxl", "sd3", "flux"], default="auto")
     v.add_argument("--posterior", choices=["sample", "mean"], default="sample")
     return ap
 

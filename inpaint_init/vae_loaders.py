@@ -1,16 +1,19 @@
 """Real VAEs from local files, offline and without running code from the files (spec §8).
 
-Supported, detected from the path and the weights' keys:
+Supported, detected from the path and the weights' keys, for the four families of forge.md §4
+(SD1.x/2.x, SDXL, SD3, Flux):
 
 - a diffusers ``AutoencoderKL`` or ``AutoencoderTiny`` folder (``config.json``; a pipeline folder
-  with a ``vae/`` subfolder works too);
-- a single-file VAE as the webui uses them (``.safetensors``, or ``.pt``/``.ckpt``/``.bin`` that
-  ``torch.load(weights_only=True)`` accepts), in the original LDM layout or diffusers' layout, or
-  a full SD checkpoint (its ``first_stage_model.`` part);
+  with a ``vae/`` subfolder works too, e.g. SD3's or Flux's diffusers repositories);
+- a single-file VAE (``.safetensors``/``.sft``, or ``.pt``/``.ckpt``/``.bin`` that
+  ``torch.load(weights_only=True)`` accepts), in the original LDM layout (the webui's VAE files,
+  Flux's ``ae.safetensors``) or diffusers' layout, or a full checkpoint (its
+  ``first_stage_model.`` part, as in SD1/SDXL/SD3 checkpoints, or ``vae.``);
 - TAESD / TAESDXL as the original ``taesd_encoder`` + ``taesd_decoder`` weight files.
 
-Every config a loader needs ships in ``inpaint_init/configs``; nothing asks a model hub.
-diffusers is imported only when a real VAE is loaded (it takes seconds).
+File reading, key layouts and family detection live in :mod:`inpaint_init.vae_layouts`. Every
+config a loader needs ships in ``inpaint_init/configs``; nothing asks a model hub. diffusers is
+imported only when a real VAE is loaded (it takes seconds).
 """
 
 from __future__ import annotations
@@ -18,8 +21,6 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import math
-import pickle
 import re
 import tempfile
 from pathlib import Path
@@ -28,22 +29,28 @@ from typing import Literal
 import torch
 
 from ._deps import diffusers
-from .vae import default_device
+from .vae import FAMILIES, FAMILY_LABELS, FAMILY_NUMBERS, default_device, family_from_numbers
+from .vae_layouts import (
+    CONFIG_DIR,
+    VAELoadError,
+    check_widths,
+    detect_family,
+    kl_config,
+    latent_channels_of,
+    layout,
+    read_state_dict,
+    require_regular_file,
+    strip_prefix,
+)
 
-__all__ = ["VAELoadError", "DiffusersKLVAE", "TinyVAE", "load_vae", "read_state_dict", "POSTERIOR_CHOICES"]
+__all__ = ["VAELoadError", "DiffusersKLVAE", "TinyVAE", "load_vae", "read_state_dict", "POSTERIOR_CHOICES", "CONFIG_DIR", "SCALING"]
 
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-SCALING = {"sd1": 0.18215, "sdxl": 0.13025}
-FAMILY_LABELS = {"sd1": "SD1.x/2.x", "sdxl": "SDXL"}
+#: Scaling factor of each family (forge.md §4); the shifts are in :data:`FAMILY_NUMBERS`.
+SCALING = {fam: numbers[1] for fam, numbers in FAMILY_NUMBERS.items()}
 POSTERIOR_CHOICES = ("sample", "mean")
-PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin"}
 
-Family = Literal["auto", "sd1", "sdxl"]
+Family = Literal["auto", "sd1", "sdxl", "sd3", "flux"]
 _TOKENS = itertools.count()
-
-
-class VAELoadError(ValueError):
-    """A VAE could not be loaded; the message names the file and what was expected."""
 
 
 def _place(model, device: torch.device, dtype: torch.dtype):
@@ -64,20 +71,36 @@ class DiffusersKLVAE:
     ``posterior="sample"`` (the webui's default) returns ``mean + std·ε`` with ε drawn from a CPU
     generator seeded with ``seed`` for every encode — the same draw as the webui's global CPU RNG
     right after ``torch.manual_seed(seed)`` — so results are reproducible and cacheable;
-    ``"mean"`` returns the posterior mean. Latents are scaled by the model's scaling factor.
+    ``"mean"`` returns the posterior mean. ``encode`` returns ``(z − shift_factor) ×
+    scaling_factor`` (forge.md §4; SD1/SDXL have shift 0), ``decode`` divides and adds back.
+    ``family`` is one of :data:`~inpaint_init.vae.FAMILIES` (None: inferred from the numbers).
     """
 
     deterministic = True
 
-    def __init__(self, model, *, scaling_factor: float, posterior: str = "sample", seed: int = 0, device=None, description: str = ""):
+    def __init__(
+        self,
+        model,
+        *,
+        scaling_factor: float,
+        shift_factor: float | None = None,
+        family: str | None = None,
+        posterior: str = "sample",
+        seed: int = 0,
+        device=None,
+        description: str = "",
+    ):
         if posterior not in POSTERIOR_CHOICES:
             raise ValueError(f"posterior must be one of {POSTERIOR_CHOICES}, got {posterior!r}")
         force_upcast = bool(getattr(model.config, "force_upcast", False))
         self.device, self.dtype = _device_dtype(device, force_upcast)
         self.model = _place(model, self.device, self.dtype)
         self.scaling_factor = float(scaling_factor)
-        self.shift_factor = float(getattr(model.config, "shift_factor", None) or 0.0)
+        if shift_factor is None:  # a null or missing shift is 0.0, as in Forge (forge.md §4)
+            shift_factor = getattr(model.config, "shift_factor", None) or 0.0
+        self.shift_factor = float(shift_factor)
         self.latent_channels = int(model.config.latent_channels)
+        self.family = family if family is not None else family_from_numbers(self.latent_channels, self.scaling_factor, self.shift_factor)
         self.posterior = posterior
         self.seed = int(seed)
         self.token = next(_TOKENS)  # shared by with_posterior() copies: same weights
@@ -89,7 +112,7 @@ class DiffusersKLVAE:
         """What decides this backend's outputs, for the stage cache (copies share the model)."""
         # A token, not id(self.model): a freed model's id can be reused by the next one loaded,
         # which would then be served the old model's cached latents.
-        return ("kl", self.token, self.posterior, self.seed, self.scaling_factor, str(self.dtype))
+        return ("kl", self.token, self.posterior, self.seed, self.scaling_factor, self.shift_factor, str(self.dtype))
 
     def with_posterior(self, posterior: str, seed: int) -> "DiffusersKLVAE":
         """The same model with another posterior choice (a shallow copy: weights are shared)."""
@@ -102,7 +125,8 @@ class DiffusersKLVAE:
 
     def _describe(self) -> str:
         post = f"posterior sample (seed {self.seed})" if self.posterior == "sample" else "posterior mean"
-        return f"{self.description} · scaling {self.scaling_factor:g} · {post} · {self.device.type} {str(self.dtype).replace('torch.', '')}"
+        shift = f" · shift {self.shift_factor:g}" if self.shift_factor else ""
+        return f"{self.description} · scaling {self.scaling_factor:g}{shift} · {post} · {self.device.type} {str(self.dtype).replace('torch.', '')}"
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -129,11 +153,15 @@ class TinyVAE:
 
     deterministic = True
     scaling_factor = 1.0
+    shift_factor = 0.0
 
-    def __init__(self, model, *, device=None, description: str = ""):
+    def __init__(self, model, *, device=None, description: str = "", family: str | None = None):
         self.device, self.dtype = _device_dtype(device, force_upcast=False)
         self.model = _place(model, self.device, self.dtype)
         self.latent_channels = int(model.config.latent_channels)
+        # TAESD's latents are already scaled, so its numbers say nothing: the family comes from
+        # the file's name (TAESDXL, TAESD3, TAEF1) or is left to inference (4 channels: SD1.x/2.x).
+        self.family = family
         self.name = f"{description or 'TAESD'} · {self.device.type} {str(self.dtype).replace('torch.', '')}"
 
     @torch.no_grad()
@@ -145,175 +173,28 @@ class TinyVAE:
         return self.model.decode(z.to(self.device, self.dtype)).sample.float().clamp(-1, 1)
 
 
-def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """(tensors, metadata) of a weights file, never executing code from it.
-
-    ``.safetensors`` through safetensors; pickles only through ``torch.load(weights_only=True)``,
-    which refuses anything but tensors and plain containers.
-    """
-    _require_regular_file(path)
-    size = path.stat().st_size
-    if path.suffix == ".safetensors":
-        from safetensors import SafetensorError, safe_open
-
-        _check_safetensors_header(path, size)
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                metadata = f.metadata() or {}
-                return {k: f.get_tensor(k) for k in f.keys()}, metadata
-        except (SafetensorError, OSError, ValueError) as e:
-            raise VAELoadError(f"{path} is not a readable .safetensors file ({size} bytes; truncated or corrupt?): {e}") from e
-    if path.suffix in PICKLE_SUFFIXES:
-        try:
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as e:
-            raise VAELoadError(
-                f"refused {path}: this pickle needs more than tensors to load, and loading it could run code "
-                f"from the file. Convert it to .safetensors (or re-save only its state dict). Detail: {str(e).splitlines()[0]}"
-            ) from e
-        except (RuntimeError, EOFError, OSError, ValueError) as e:
-            raise VAELoadError(f"{path} could not be read as PyTorch weights ({size} bytes; truncated or corrupt?): {e}") from e
-        if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
-            obj = obj["state_dict"]
-        if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-            raise VAELoadError(f"{path} holds no state dict of tensors (found {type(obj).__name__})")
-        return obj, {}
-    raise VAELoadError(f"{path}: unsupported file type {path.suffix!r}; expected .safetensors, .pt, .pth, .ckpt or .bin")
-
-
-#: Bounds on what a VAE file may ask for, checked before anything is allocated: the largest real
-#: SD/SDXL VAE is 512 channels wide with 4 levels and 2 blocks each.
-MAX_WIDTH = 2048
-MAX_LEVELS = 8
-MAX_BLOCKS = 8
-MAX_TENSOR_DIM = 65536
-MAX_TENSOR_ELEMENTS = 2**28
-MAX_HEADER_BYTES = 100 * 2**20
-
-
-def _require_regular_file(path: Path) -> None:
-    """Only regular files are read: a named pipe or a device would block or never end."""
-    if not path.is_file():
-        raise VAELoadError(f"{path} is not a regular file (a pipe, device or socket is never read)")
-
-
-def _check_safetensors_header(path: Path, size: int) -> None:
-    """Refuse a .safetensors file whose header asks for absurd tensors, before reading any."""
-    try:
-        with open(path, "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            if n <= 0 or n > min(MAX_HEADER_BYTES, size - 8):
-                raise VAELoadError(f"{path} is not a readable .safetensors file ({size} bytes; its header length {n} is impossible)")
-            header = json.loads(f.read(n).decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise VAELoadError(f"{path} is not a readable .safetensors file ({size} bytes; header unreadable: {e})") from e
-    if not isinstance(header, dict):
-        raise VAELoadError(f"{path} is not a readable .safetensors file (its header is not a JSON object)")
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        shape = entry.get("shape") if isinstance(entry, dict) else None
-        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-            raise VAELoadError(f"{path}: tensor {name!r} has no valid shape in the header")
-        if any(d > MAX_TENSOR_DIM for d in shape) or math.prod(shape) > MAX_TENSOR_ELEMENTS:
-            raise VAELoadError(f"{path}: tensor {name!r} has shape {shape}, far larger than any VAE's; refused")
-
-
-def _check_widths(path, widths, blocks: int, latent: int) -> None:
-    if not widths or len(widths) > MAX_LEVELS or any(not 1 <= w <= MAX_WIDTH for w in widths):
-        raise VAELoadError(f"{path}: the weights ask for levels of widths {widths}; a VAE has 1–{MAX_LEVELS} levels of at most {MAX_WIDTH} channels")
-    if not 1 <= blocks <= MAX_BLOCKS or not 1 <= latent <= 64:
-        raise VAELoadError(f"{path}: {blocks} blocks per level and {latent} latent channels are not a VAE's")
-
-
-def _strip_prefix(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], str]:
-    """The VAE part of a state dict: a full SD checkpoint keeps it under ``first_stage_model.``."""
-    for prefix in ("first_stage_model.", "vae."):
-        if any(k.startswith(prefix) for k in state):
-            return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}, prefix
-    return state, ""
-
-
-def _layout(state: dict[str, torch.Tensor]) -> str:
-    if "encoder.conv_in.weight" in state and "decoder.conv_in.weight" in state:
-        return "ldm" if any(k.startswith("encoder.down.") for k in state) else "diffusers-kl"
-    if "encoder.layers.0.weight" in state and "decoder.layers.0.weight" in state:
-        return "diffusers-tiny"
-    return "unknown"
-
-
-def _kl_config(state: dict[str, torch.Tensor], layout: str, family: str, path: Path | None = None) -> dict:
-    """The shipped config of ``family`` with the widths, depth and latent channels of ``state``."""
-    try:
-        return _kl_config_unchecked(state, layout, family, path)
-    except VAELoadError:
-        raise
-    except (KeyError, IndexError, ValueError) as e:
-        raise VAELoadError(f"{path}: incomplete VAE weights (missing or malformed {e}); is the file complete?") from e
-
-
-def _kl_config_unchecked(state, layout: str, family: str, path) -> dict:
-    config = json.loads((CONFIG_DIR / f"{family}_vae.json").read_text())
-    if layout == "ldm":
-        levels = sorted({int(m.group(1)) for k in state if (m := re.match(r"encoder\.down\.(\d+)\.", k))})
-        widths = [state[f"encoder.down.{i}.block.0.conv1.weight"].shape[0] for i in levels]
-        blocks = {int(m.group(1)) for k in state if (m := re.match(r"encoder\.down\.0\.block\.(\d+)\.", k))}
-        use_quant = "quant_conv.weight" in state
-    else:
-        levels = sorted({int(m.group(1)) for k in state if (m := re.match(r"encoder\.down_blocks\.(\d+)\.", k))})
-        widths = [state[f"encoder.down_blocks.{i}.resnets.0.conv1.weight"].shape[0] for i in levels]
-        blocks = {int(m.group(1)) for k in state if (m := re.match(r"encoder\.down_blocks\.0\.resnets\.(\d+)\.", k))}
-        use_quant = "quant_conv.weight" in state
-    latent = state["encoder.conv_out.weight"].shape[0] // 2
-    _check_widths(path, [int(w) for w in widths], len(blocks), int(latent))
-    config.update(
-        block_out_channels=widths,
-        down_block_types=["DownEncoderBlock2D"] * len(widths),
-        up_block_types=["UpDecoderBlock2D"] * len(widths),
-        layers_per_block=len(blocks),
-        latent_channels=latent,
-        use_quant_conv=use_quant,
-        use_post_quant_conv="post_quant_conv.weight" in state,
-    )
-    return config
-
-
-def _detect_family(path: Path, state_keys, metadata: dict[str, str], family: Family) -> tuple[str, str]:
-    """(family, how it was decided). SD1.x/2.x and SDXL VAEs have the same shapes, so the
-    decision comes from metadata, the rest of a full checkpoint, or the file name."""
-    if family != "auto":
-        return family, "as chosen"
-    arch = metadata.get("modelspec.architecture", "")
-    if arch:
-        return ("sdxl" if "xl" in arch.lower() else "sd1"), f"from the file's metadata ({arch})"
-    if any(k.startswith("conditioner.embedders.1") for k in state_keys):
-        return "sdxl", "from the SDXL text encoders in the checkpoint"
-    if any(k.startswith("cond_stage_model.") for k in state_keys):
-        return "sd1", "from the SD1.x/2.x text encoder in the checkpoint"
-    if re.search(r"xl", path.name, re.IGNORECASE):
-        return "sdxl", "from the file name (contains 'xl'); choose SD1.x/2.x if that is wrong"
-    return "sd1", "assumed (SD1.x/2.x and SDXL VAEs have the same shapes); choose SDXL if this is an SDXL VAE"
-
-
 def _load_single_file(path: Path, family: Family, posterior: str, seed: int, device):
     raw, metadata = read_state_dict(path)
-    state, prefix = _strip_prefix(raw)
-    layout = _layout(state)
-    if layout == "unknown":
+    state, prefix = strip_prefix(raw)
+    kind = layout(state)
+    if kind == "unknown":
         sample = ", ".join(list(raw)[:3])
+        beside = ""
+        if any(k.startswith("model.diffusion_model.") for k in raw):
+            beside = " This is a checkpoint without its VAE: load the VAE file that comes beside it (e.g. Flux's ae.safetensors, or a vae/ folder)."
         raise VAELoadError(
             f"{path} does not hold VAE weights: expected keys such as 'encoder.conv_in.weight' and "
-            f"'decoder.conv_in.weight' (or 'first_stage_model.' ones in a full checkpoint); found e.g. {sample}"
+            f"'decoder.conv_in.weight' (or 'first_stage_model.' ones in a full checkpoint); found e.g. {sample}.{beside}"
         )
-    if layout == "diffusers-tiny":
-        return _tiny_from_state(state, path, device, f"TAESD from {path.name}")
-    fam, how = _detect_family(path, raw.keys(), metadata, family)
-    config = _kl_config(state, layout, fam, path)
+    if kind == "diffusers-tiny":
+        return _tiny_from_state(state, path, device, f"TAESD from {path.name}", family)
+    fam, how = detect_family(path, raw.keys(), metadata, family, latent_channels_of(state, path))
+    config = kl_config(state, kind, fam, path)
     AutoencoderKL = diffusers().AutoencoderKL
 
     where = f"{path.name}" + (f" ({prefix[:-1]} of a full checkpoint)" if prefix else "")
     try:
-        if layout == "ldm":
+        if kind == "ldm":
             with tempfile.TemporaryDirectory() as tmp:
                 (Path(tmp) / "config.json").write_text(json.dumps(config))
                 model = AutoencoderKL.from_single_file(state, config=tmp, local_files_only=True)
@@ -322,11 +203,32 @@ def _load_single_file(path: Path, family: Family, posterior: str, seed: int, dev
             model.load_state_dict(state, strict=True)
     except (RuntimeError, KeyError, ValueError, OSError) as e:
         raise VAELoadError(f"{path}: the weights do not fit an AutoencoderKL ({type(e).__name__}: {str(e)[:300]})") from e
-    desc = f"AutoencoderKL {FAMILY_LABELS[fam]} ({how}) from {where}, {'original LDM' if layout == 'ldm' else 'diffusers'} keys"
-    return DiffusersKLVAE(model, scaling_factor=SCALING[fam], posterior=posterior, seed=seed, device=device, description=desc)
+    keys = "original LDM/BFL" if kind == "ldm" else "diffusers"
+    desc = f"AutoencoderKL {FAMILY_LABELS[fam]} ({how}) from {where}, {keys} keys"
+    return _kl_backend(model, fam, posterior, seed, device, desc)
 
 
-def _tiny_from_state(state, path: Path, device, desc: str) -> TinyVAE:
+def _kl_backend(model, fam: str, posterior: str, seed: int, device, desc: str, numbers=None) -> DiffusersKLVAE:
+    """The backend with ``numbers`` = (scale, shift), by default the family's own (forge.md §4)."""
+    scale, shift = numbers if numbers is not None else FAMILY_NUMBERS[fam][1:]
+    return DiffusersKLVAE(model, scaling_factor=scale, shift_factor=shift, family=fam, posterior=posterior, seed=seed, device=device, description=desc)
+
+
+def _tiny_family(name: str, channels: int, family: str) -> str | None:
+    """TAESD's family: as chosen, else from the original projects' file names (taesdxl, taesd3,
+    taef1), else SD1.x/2.x for 4 channels and unknown for others."""
+    if family != "auto":
+        if FAMILY_NUMBERS[family][0] != channels:
+            raise VAELoadError(f"{name}: a {channels}-channel TAESD is not a {FAMILY_LABELS[family]} one ({FAMILY_NUMBERS[family][0]} channels)")
+        return family
+    name = name.lower()
+    for hint, fam in (("taesdxl", "sdxl"), ("taesd3", "sd3"), ("taef1", "flux")):
+        if hint in name and FAMILY_NUMBERS[fam][0] == channels:
+            return fam
+    return "sd1" if channels == 4 else None
+
+
+def _tiny_from_state(state, path: Path, device, desc: str, family: str = "auto") -> TinyVAE:
     AutoencoderTiny = diffusers().AutoencoderTiny
 
     try:
@@ -340,7 +242,7 @@ def _tiny_from_state(state, path: Path, device, desc: str) -> TinyVAE:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
         raise VAELoadError(f"{path}: the weights do not fit TAESD (AutoencoderTiny): {str(e)[:300]}") from e
-    return TinyVAE(model, device=device, description=desc)
+    return TinyVAE(model, device=device, description=desc, family=_tiny_family(path.name, int(latent), family))
 
 
 def _last_conv(state, part: str) -> str:
@@ -362,14 +264,14 @@ def _find_taesd_pair(path: Path) -> tuple[Path, Path] | None:
                 continue
             dec = folder / f"{base}_decoder{suffix}"
             if dec.exists():
-                _require_regular_file(enc)
-                _require_regular_file(dec)
+                require_regular_file(enc)
+                require_regular_file(dec)
                 return enc, dec
             raise VAELoadError(f"found the TAESD encoder {enc} but not its decoder {dec}")
     return None
 
 
-def _load_taesd_pair(enc_path: Path, dec_path: Path, device) -> TinyVAE:
+def _load_taesd_pair(enc_path: Path, dec_path: Path, device, family: str = "auto") -> TinyVAE:
     enc, _ = read_state_dict(enc_path)
     dec, _ = read_state_dict(dec_path)
     state = {f"encoder.layers.{k}": v for k, v in enc.items()}
@@ -381,7 +283,7 @@ def _load_taesd_pair(enc_path: Path, dec_path: Path, device) -> TinyVAE:
             raise VAELoadError(f"{dec_path} does not look like a TAESD decoder (unexpected key {k!r})")
         state[f"decoder.layers.{int(index) - 1}.{rest}"] = v
     kind = "TAESDXL" if "xl" in enc_path.name.lower() else "TAESD"
-    return _tiny_from_state(state, enc_path, device, f"{kind} from {enc_path.name} + {dec_path.name}")
+    return _tiny_from_state(state, enc_path, device, f"{kind} from {enc_path.name} + {dec_path.name}", family)
 
 
 def load_vae(
@@ -397,22 +299,25 @@ def load_vae(
     Args:
         path: a diffusers folder, a single weights file, or TAESD encoder/decoder files (or
             their folder).
-        family: "sd1" (SD1.x/2.x, scaling 0.18215), "sdxl" (0.13025) or "auto". The two VAEs
-            have the same shapes; auto decides from metadata, a full checkpoint's other parts,
-            or the file name, and the backend's ``name`` says which and why.
+        family: "sd1" (SD1.x/2.x, 4 channels, scaling 0.18215), "sdxl" (4, 0.13025), "sd3"
+            (16, 1.5305, shift 0.0609), "flux" (16, 0.3611, shift 0.1159) or "auto". A chosen
+            family sets the numbers (forge.md §4) and must match the weights' channel count.
+            SD1/SDXL VAEs have the same shapes, and so have SD3/Flux ones; auto decides from a
+            folder's config numbers, a file's metadata, a full checkpoint's other parts or the
+            file name, and the backend's ``name`` says which and why.
         posterior: "sample" (the webui's choice, drawn with ``seed``) or "mean".
         device: default CUDA when available, else CPU; fp16 on CUDA only.
 
     Raises:
         VAELoadError: the path is missing, unreadable, refused (an unsafe pickle) or not a VAE.
     """
-    if family not in ("auto", "sd1", "sdxl"):
-        raise VAELoadError(f"family must be 'auto', 'sd1' or 'sdxl', got {family!r}")
+    if family != "auto" and family not in FAMILIES:
+        raise VAELoadError(f"family must be 'auto' or one of {FAMILIES}, got {family!r}")
     p = Path(path).expanduser()
     if not p.exists():
         raise VAELoadError(f"{p} does not exist")
     if not p.is_dir():
-        _require_regular_file(p)
+        require_regular_file(p)
     if p.is_dir():
         folder = p / "vae" if (p / "vae" / "config.json").exists() and not (p / "config.json").exists() else p
         config_file = folder / "config.json"
@@ -420,18 +325,18 @@ def load_vae(
             return _load_diffusers_folder(folder, config_file, family, posterior, seed, device)
         pair = _find_taesd_pair(p)
         if pair:
-            return _load_taesd_pair(*pair, device)
+            return _load_taesd_pair(*pair, device, family)
         raise VAELoadError(
             f"{p} is a folder without config.json (a diffusers VAE) or *_encoder/*_decoder files (TAESD)"
         )
     pair = _find_taesd_pair(p)
     if pair:
-        return _load_taesd_pair(*pair, device)
+        return _load_taesd_pair(*pair, device, family)
     return _load_single_file(p, family, posterior, seed, device)
 
 
 def _load_diffusers_folder(folder: Path, config_file: Path, family: Family, posterior: str, seed: int, device):
-    _require_regular_file(config_file)
+    require_regular_file(config_file)
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
@@ -446,14 +351,15 @@ def _load_diffusers_folder(folder: Path, config_file: Path, family: Family, post
         blocks, latent = config.get("layers_per_block", 2), config.get("latent_channels", 4)
         if not isinstance(blocks, int) or not isinstance(latent, int):
             raise VAELoadError(f"{config_file}: layers_per_block and latent_channels must be whole numbers")
-        _check_widths(config_file, widths, blocks, latent)
+        check_widths(config_file, widths, blocks, latent)
     d = diffusers()
     AutoencoderKL, AutoencoderTiny = d.AutoencoderKL, d.AutoencoderTiny
 
     try:
         if cls == "AutoencoderTiny":
             model = AutoencoderTiny.from_pretrained(str(folder), local_files_only=True)
-            return TinyVAE(model, device=device, description=f"TAESD (AutoencoderTiny folder {folder.name})")
+            tiny_family = _tiny_family(folder.name, int(model.config.latent_channels), family)
+            return TinyVAE(model, device=device, description=f"TAESD (AutoencoderTiny folder {folder.name})", family=tiny_family)
         if cls == "AutoencoderKL":
             model = AutoencoderKL.from_pretrained(str(folder), local_files_only=True)
         else:
@@ -462,9 +368,19 @@ def _load_diffusers_folder(folder: Path, config_file: Path, family: Family, post
         if isinstance(e, VAELoadError):
             raise
         raise VAELoadError(f"{folder}: could not load the {cls} weights ({type(e).__name__}: {str(e)[:300]})") from e
-    scaling = float(model.config.scaling_factor)
-    fam = family if family != "auto" else ("sdxl" if abs(scaling - SCALING["sdxl"]) < 1e-6 else "sd1")
-    if family != "auto":
-        scaling = SCALING[family]
-    desc = f"AutoencoderKL {FAMILY_LABELS[fam]} (diffusers folder {folder.name})"
-    return DiffusersKLVAE(model, scaling_factor=scaling, posterior=posterior, seed=seed, device=device, description=desc)
+    channels = int(model.config.latent_channels)
+    scale, shift = float(model.config.scaling_factor), float(getattr(model.config, "shift_factor", None) or 0.0)
+    if family == "auto":
+        fam = family_from_numbers(channels, scale, shift)
+        if fam is None:
+            raise VAELoadError(
+                f"{config_file}: {channels} latent channels with scaling_factor {scale:g} and shift_factor {shift:g} "
+                f"fit none of the families {FAMILIES}; choose the family"
+            )
+        # auto keeps the folder's own numbers (a fine-tune may ship others); a chosen family sets them.
+        numbers = (scale, shift)
+    elif FAMILY_NUMBERS[family][0] != channels:
+        raise VAELoadError(f"{config_file}: the VAE has {channels} latent channels, a {FAMILY_LABELS[family]} VAE {FAMILY_NUMBERS[family][0]}")
+    else:
+        fam, numbers = family, None
+    return _kl_backend(model, fam, posterior, seed, device, f"AutoencoderKL {FAMILY_LABELS[fam]} (diffusers folder {folder.name})", numbers)
