@@ -3,8 +3,9 @@
     python app.py                 # http://127.0.0.1:7860, local only
     python app.py --port 8000 --host 0.0.0.0 --share   # explicit opt-ins
 
-The page is laid out in ``webapp/layout.py``; what its events do is ``webapp/handlers.py``
-(per-session state in ``webapp/session.py``, pictures in ``webapp/pictures.py``).
+The page is built in ``webapp/layout.py`` and wired in ``webapp/handlers.py``; each flow (the
+refresh, inputs, imports, VAE, compare, A/B, export) has its own file in ``webapp/``
+(``docs/architecture.md`` is the map).
 """
 
 from __future__ import annotations

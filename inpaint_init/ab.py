@@ -36,7 +36,7 @@ LATENT_FIELDS = {
     "init_latent": lambda r: r.init_latent[0],
     "nmask": lambda r: r.nmask,
     "image_conditioning": lambda r: r.image_conditioning[0],
-    "start_latent": lambda r: r.start_latent[0],
+    "start_latent": lambda r: None if r.start_latent is None else r.start_latent[0],
 }
 
 

@@ -65,10 +65,11 @@ def inpainting_conditioning(
 # ----------------------------------------------------------------------------- stage (§10)
 @stage("conditioning", returns=("image_conditioning", "conditioning_mask", "conditioning_masked_image"))
 def conditioning_stage(
-    filled_images, batch_size, image_mask, model_kind, conditioning_round, inpainting_mask_weight, latent_size, vae
+    filled_images, batch_size, image_mask, model_kind, conditioning_round, inpainting_mask_weight, latent_size, conditioning_vae
 ):
     """§10: a standard model's B×5×1×1 zeros; an inpainting model's mask (rounded iff
-    ``conditioning_round``) and masked image, encoded: B×5×h×w."""
+    ``conditioning_round``) and masked image, encoded by ``conditioning_vae`` (the backend with
+    the posterior seed the program's generator holds at that point): B×5×h×w."""
     from .encode import encode_checked, per_batch, pictures_to_batch
     from .errors import InitError
 
@@ -83,6 +84,7 @@ def conditioning_stage(
             f"({hw[1]}×{hw[0]}) at the same size; with resize mode 3 in whole-picture mode the "
             "webui fails here too. Use another resize mode or make the image the processing size."
         )
+    vae = conditioning_vae
     source = pictures_to_batch(batch, vae) * 2 - 1
     conditioning, masked = inpainting_conditioning(source, latent_size, cond_mask, inpainting_mask_weight, lambda x: encode_checked(vae, x))
     return conditioning, cond_mask, masked

@@ -106,8 +106,7 @@ def decode_stage(latent: torch.Tensor, vae) -> Image.Image:
 
 
 @stage("decode", returns="decoded_approx")
-def approx_decode_stage(latent: torch.Tensor, scaling_factor: float) -> Image.Image:
-    """The weightless approximation's decode of a latent made with ``scaling_factor`` (SDXL's
-    0.13025, else SD1's), to compare a real VAE's decode with."""
-    kind = "sdxl" if abs(scaling_factor - 0.13025) < 1e-6 else "sd1"
-    return CheapApproxVAE(kind).decode_image(latent.float().cpu())
+def approx_decode_stage(latent: torch.Tensor, family: str) -> Image.Image:
+    """The weightless approximation's decode of a latent of ``family`` ("sd1", "sdxl", "sd3",
+    "flux"), to compare a real VAE's decode with."""
+    return CheapApproxVAE(family).decode_image(latent.float().cpu())

@@ -54,6 +54,7 @@ def report(result: InitResult) -> dict:
         "seeds": r.seeds,
         "noise": {
             "randn_source": r.params.randn_source,
+            "randn_source_in_effect": r.randn_source,
             "how": r.noise_source,
             "subseeds": r.subseeds,
             "subseed_strength": r.params.subseed_strength,

@@ -51,7 +51,7 @@ FLOW_FAMILIES = ("sd3", "flux")
 
 def _init_error(message: str) -> ValueError:
     # pipeline imports this module; InitError is looked up only when an error is raised.
-    from .pipeline import InitError
+    from .errors import InitError
 
     return InitError(message)
 
@@ -359,3 +359,54 @@ def job_differences(
             "(seed + 100000) mod 65536 there, the webui's the seed"
         )
     return out
+
+
+class JobRules(NamedTuple):
+    """The program's rules as they apply to one job, decided once before the first stage."""
+
+    flavour: Flavour
+    family: str
+    randn_source: str  # the source every noise draw uses (forge_try_reproduce may change it)
+    flow: bool  # the sampler starts at σ·noise + (1 − σ)·x (not modelled here: see the view)
+    notes: tuple[str, ...]
+    differences: tuple[str, ...]  # where the other program would differ for this job
+
+
+def backend_family(backend) -> str:
+    """:func:`~inpaint_init.vae.vae_family`, for a backend that names neither its family nor its
+    channels (a caller's own backend): SDXL by its scale 0.13025, else SD1.x, as before families."""
+    if getattr(backend, "family", None) is None and not getattr(backend, "latent_channels", 0):
+        return "sdxl" if abs(float(getattr(backend, "scaling_factor", 0)) - 0.13025) < 1e-6 else "sd1"
+    from .vae import vae_family
+
+    return vae_family(backend)
+
+
+def job_rules(params, backend):
+    """(params as init sees them, :class:`JobRules`): the family checked against the program and
+    the model kind, sizes rounded where the program rounds them (with a note), the noise source in
+    effect. ``params`` is an :class:`~inpaint_init.params.InitParams`."""
+    f = get_flavour(params.flavour)
+    family = backend_family(backend)
+    check_family(f, family, params.model_kind)
+    w, h, size_note = processing_size(f, family, params.width, params.height)
+    if (w, h) != (params.width, params.height):
+        params = params.replace(width=w, height=h)
+    noise = noise_settings(f, params.randn_source, params.forge_try_reproduce)
+    differences = job_differences(
+        family, params.model_kind, params.effective_mask_round, w, h, inpainting_fill=params.inpainting_fill,
+        randn_source=params.randn_source, forge_try_reproduce=params.forge_try_reproduce,
+        posterior=getattr(backend, "posterior", "mean"),
+    )  # fmt: skip
+    notes = tuple(n for n in (size_note, noise.note) if n)
+    return params, JobRules(f, family, noise.source, is_flow_family(family), notes, tuple(differences))
+
+
+def conditioning_backend(rules: JobRules, backend, inpainting_fill: int, seeds: Sequence[int]):
+    """The backend the inpainting conditioning encodes with: a sampled posterior after the
+    latent-noise fill's draws sees the global generator they left (§5), so its seed is the one
+    :func:`posterior_seed_after_draws` gives; otherwise the backend as it is."""
+    if inpainting_fill != 2 or getattr(backend, "posterior", None) != "sample" or not hasattr(backend, "with_posterior"):
+        return backend
+    seed = posterior_seed_after_draws(rules.flavour, seeds, rules.randn_source)
+    return backend if seed is None else backend.with_posterior("sample", seed)

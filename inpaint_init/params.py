@@ -12,6 +12,7 @@ from PIL import Image
 
 from .conditioning import MODEL_KINDS
 from .errors import InitError
+from .flavour import FLAVOURS, FORGE_TRY_REPRODUCE
 from .noise import RANDN_SOURCES, seed_in_range
 from .overlay import DEFAULT_BACKGROUND
 from .sampler import SAMPLERS
@@ -95,6 +96,10 @@ class InitParams:
     composite_mask_influence: float = 0.0
     composite_difference_threshold: float = 0.5
     composite_difference_contrast: float = 2.0
+    #: Which program's rules: "webui" (v1.10.1) or "forge" (Forge at dfdcbab6; forge.md), and
+    #: Forge's "Try to reproduce the results from external software" (only "None" in the webui).
+    flavour: str = "webui"
+    forge_try_reproduce: str = "None"
     #: A caller-supplied mask that replaces the blurred mask for the fill and the latent mask
     #: only (no invert, blur or crop). Compared by content in cache keys, not by identity.
     latent_mask: Image.Image | None = field(default=None, compare=False, repr=False)
@@ -125,6 +130,8 @@ class InitParams:
             "model_kind": MODEL_KINDS,
             "sampler_name": SAMPLERS,
             "randn_source": RANDN_SOURCES,
+            "flavour": tuple(FLAVOURS),
+            "forge_try_reproduce": FORGE_TRY_REPRODUCE,
         }
         for name, allowed in choices.items():
             value = getattr(self, name)
@@ -164,6 +171,8 @@ class InitParams:
             raise InitError(f"composite_mask_influence must be between 0 and 1, got {self.composite_mask_influence!r}")
         if not isinstance(self.soft_inpainting, (bool, np.bool_)):
             raise InitError(f"soft_inpainting must be True or False, got {self.soft_inpainting!r}")
+        if self.forge_try_reproduce != "None" and self.flavour != "forge":
+            raise InitError(f"forge_try_reproduce {self.forge_try_reproduce!r} is a Forge option; choose the Forge flavour or 'None'")
         if self.img2img_fix_steps and self.denoising_strength == 0:
             raise InitError("denoising strength 0 with 'fix steps' leaves no schedule to run")
 

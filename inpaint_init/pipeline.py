@@ -23,6 +23,7 @@ from .crop import crop_stage
 from .encode import approx_decode_stage, decode_stage, encode_stage, per_batch, result_latent_stage
 from .encode import tensor_to_pil as _tensor_to_pil  # noqa: F401  (the name older code and tests use)
 from .errors import InitError
+from .flavour import JobRules, conditioning_backend, conditioning_mask_rounds, job_rules
 from .fill import check_fill_sizes, fill_stage
 from .images import crop_images_stage, flat_images_stage, whole_images_stage
 from .latent import latent_fill_stage, latent_mask_stage, latent_masks_stage, latent_noise_stage
@@ -84,12 +85,15 @@ DERIVED = {
     "latent_size": ("encoded_latent",),
     "latent_channels": ("encoded_latent",),
     "latent_shape": ("encoded_latent",),
-    "noise_device": ("randn_source",),
+    "randn_source": ("forge_try_reproduce", "flavour"),  # the source in effect
+    "noise_device": ("randn_source", "forge_try_reproduce"),
     "init_latent": ("encoded_latent", "inpainting_fill"),
-    "conditioning_round": ("mask_round", "soft_inpainting", "model_kind"),
+    "conditioning_round": ("mask_round", "soft_inpainting", "model_kind", "flavour"),
     "soft_result_source": ("result_image",),
     "latent": ("encoded_latent", "init_latent", "start_latent", "soft"),  # what each decode is given
-    "scaling_factor": ("vae",),
+    "family": ("vae",),
+    "flow_model": ("vae",),
+    "conditioning_vae": ("vae", "inpainting_fill", "seed", "randn_source", "flavour"),
 }
 
 
@@ -116,14 +120,12 @@ def run_init(
     stage that runs. ``decode``: also decode the latents for the views. ``result_image``: soft
     inpainting's result to rebuild its overlay from (default: simulated). Raises InitError.
     """
-    p = params or InitParams()
-    p.validate()
-    images, mask_image = read_inputs(init_images, mask, p)
+    (params or InitParams()).validate()
     run, vae = StageRunner(cache, progress, STAGES), vae if vae is not None else _default_vae()
+    p, rules = job_rules(params or InitParams(), vae)  # the program's rules for this job (flavour.py)
+    images, mask_image = read_inputs(init_images, mask, p)
     run.bind(**{f.name: getattr(p, f.name) for f in fields(p)}, params=p, init_images=images, mask_image=mask_image, vae=vae)
-    # As init runs them: soft inpainting turns rounding off; one image stands for the batch.
-    run.bind(round_mask=p.effective_mask_round, batch_size=p.batch_size if len(images) == 1 else len(images))
-    run.bind(crop_region=None, crop_region_unexpanded=None, paste_to=None, image_mask=None)  # until a stage sets them
+    run.bind(**_as_init_runs_them(p, rules, images))
     if mask_image is not None:  # §2 binary mask, invert, blur
         run(binary_mask_stage)
         run(blur_stage)
@@ -154,7 +156,7 @@ def run_init(
     encoded = run(encode_stage)  # §8
     seeds, subseeds, seed_notes = job_seeds(p.seed, p.subseed, p.subseed_strength, run.get("batch_size"), seeds)
     run.bind(noise_seeds=seeds, subseeds=subseeds, latent_size=tuple(encoded.shape[-2:]), latent_channels=encoded.shape[1])
-    run.bind(latent_shape=tuple(encoded.shape[1:]), noise_device=cuda_available() if p.randn_source == "GPU" else None, latent_noise=None)
+    run.bind(latent_shape=tuple(encoded.shape[1:]), noise_device=cuda_available() if rules.randn_source == "GPU" else None)
     if masked:  # §9 latent mask and latent fills
         run(latent_mask_stage)
         run(latent_masks_stage)
@@ -163,30 +165,43 @@ def run_init(
         run(latent_fill_stage)
     else:
         run.alias("init_latent", "encoded_latent")
-    # §10 conditioning (the SDXL inpainting model rounds its mask whatever mask_round says)
-    run.bind(conditioning_round=p.effective_mask_round or p.model_kind == "inpainting-sdxl")
+    # §10 conditioning: its mask's rounding and its posterior's seed by the program's rules
+    run.bind(conditioning_round=conditioning_mask_rounds(rules.flavour, p.model_kind, p.effective_mask_round))
+    run.bind(conditioning_vae=conditioning_backend(rules, vae, p.inpainting_fill if masked else 1, seeds))
     run(conditioning_stage)
     for sampler_stage in (start_noise_stage, sampler_plan_stage, sampler_start_stage):  # §11 the sampler's start
         run(sampler_stage)
     soft_notes = _soft_preview(run, p, result_image) if p.soft_inpainting and masked else []
     if decode:
         _decode_views(run, vae)
-    notes = _notes(p, images, mask_image, blank, full_res) + seed_notes + soft_notes
-    return _result(run, p, vae, full_res if mask_image is not None else p.inpaint_full_res, notes)
+    notes = list(rules.notes) + _notes(p, images, mask_image, blank, full_res) + seed_notes + soft_notes
+    return _result(run, p, vae, rules, full_res if mask_image is not None else p.inpaint_full_res, notes)
 
 
-def _result(run: StageRunner, p: InitParams, vae, full_res: bool, notes: list[str]) -> InitResult:
+def _result(run: StageRunner, p: InitParams, vae, rules: JobRules, full_res: bool, notes: list[str]) -> InitResult:
     """The result: every field the environment holds under its name, plus the job's facts."""
     out = {f.name: run.get(f.name) for f in fields(InitResult)}
     batch = out["batch_size"]
     out.update(
-        params=p, noise_source=describe_source(p.randn_source), inpaint_full_res=full_res,
+        params=p, noise_source=describe_source(rules.randn_source), inpaint_full_res=full_res, flavour=rules.flavour.name,
+        differences=list(rules.differences),
         seeds=list(run.get("noise_seeds")), overlay_images=per_batch(run.get("overlay_images", []), batch),
         color_corrections=per_batch(out["color_corrections"], batch) if p.color_correction else None,
         vae_name=getattr(vae, "name", type(vae).__name__), timings=run.timings, cached_stages=run.cached, notes=notes,
         calls=run.calls,
     )  # fmt: skip
     return InitResult(**out)
+
+
+def _as_init_runs_them(p: InitParams, rules: JobRules, images: list) -> dict:
+    """Values init runs with that are not the parameters as given: soft inpainting turns mask
+    rounding off, one image stands for the whole batch, the program's noise source and latent
+    family; and the outputs that stay None unless a stage makes them."""
+    return dict(
+        round_mask=p.effective_mask_round, batch_size=p.batch_size if len(images) == 1 else len(images),
+        randn_source=rules.randn_source, flow_model=rules.flow, family=rules.family,
+        crop_region=None, crop_region_unexpanded=None, paste_to=None, image_mask=None, latent_noise=None,
+    )  # fmt: skip
 
 
 def read_inputs(init_images, mask, p: InitParams) -> tuple[list[Image.Image], Image.Image | None]:
@@ -238,15 +253,15 @@ def _decode_views(run: StageRunner, vae) -> None:
     decoded = run(decode_stage, latent=encoded[:1])
     run.bind(decoded_latent=decoded)
     run.bind(decoded_init_latent=decoded if init_latent is encoded else run(decode_stage, latent=init_latent[:1]))
-    run.bind(decoded_start_latent=run(decode_stage, latent=run.get("start_latent")[:1]))
+    if run.get("start_latent") is not None:  # None: a flow model's start, not modelled
+        run.bind(decoded_start_latent=run(decode_stage, latent=run.get("start_latent")[:1]))
     if run.get("soft") is not None:
         z = run.get("soft").result_latent[None].to(device=encoded.device, dtype=encoded.dtype)
         run.bind(decoded_soft_result=run(decode_stage, latent=z))
     if isinstance(vae, CheapApproxVAE):
         run.alias("decoded_init_latent_approx", "decoded_init_latent")
     else:
-        scaling = float(getattr(vae, "scaling_factor", 0))
-        run.bind(decoded_init_latent_approx=run(approx_decode_stage, latent=init_latent[:1], scaling_factor=scaling))
+        run.bind(decoded_init_latent_approx=run(approx_decode_stage, latent=init_latent[:1]))
 
 
 def _notes(p: InitParams, images: list[Image.Image], mask_image, blank: bool, full_res: bool) -> list[str]:

@@ -62,6 +62,12 @@ class InitResult:
     timings: dict[str, float]
     cached_stages: set[str]
     notes: list[str]
+    #: The program whose rules ran ("webui" / "forge"), the VAE's latent family, and where the
+    #: other program would differ for this job (sentences; empty: the same init).
+    flavour: str = "webui"
+    family: str = "sd1"
+    randn_source: str = "GPU"  # the source every draw used (Forge's "Try to reproduce" can change it)
+    differences: list = field(default_factory=list)
     #: Every stage call of this run, in order: which stage, from which inputs, cache hit or not.
     calls: list = field(default_factory=list)
 

@@ -247,10 +247,13 @@ def sampler_plan_stage(sampler_name: str, steps: int, denoising_strength: float,
 
 
 @stage("sampler_start", returns="start_latent", cached=False)
-def sampler_start_stage(init_latent, start_noise, sampler_plan, initial_noise_multiplier: float, img2img_extra_noise: float):
-    """§11: what the first sampling step sees, by the sampler's own rule."""
+def sampler_start_stage(init_latent, start_noise, sampler_plan, initial_noise_multiplier: float, img2img_extra_noise: float, flow_model: bool):
+    """§11: what the first sampling step sees, by the sampler's own rule. None for a flow model
+    (SD3, Flux: σ·noise + (1 − σ)·x on a shifted schedule this project does not compute)."""
     from .errors import InitError
 
+    if flow_model:
+        return None
     try:
         return start_latent(init_latent, start_noise, sampler_plan, initial_noise_multiplier, img2img_extra_noise)
     except ValueError as e:

@@ -51,7 +51,7 @@ FAMILY_NUMBERS = {
 
 def _init_error(message: str) -> ValueError:
     # pipeline imports this module, so InitError is looked up only when an error is raised.
-    from .pipeline import InitError
+    from .errors import InitError
 
     return InitError(message)
 
@@ -191,8 +191,8 @@ class CheapApproxVAE:
         self.coeffs = torch.tensor(_CHEAP_COEFFS[kind], dtype=torch.float32)
         self.latent_channels = int(self.coeffs.shape[0])
         self.inverse = torch.linalg.pinv(self.coeffs)  # 3×C
-        what = "cheap-approx coefficients" if self.latent_channels == 4 else "16-channel linear map of our own"
-        self.name = f"weightless approximation ({FAMILY_LABELS[kind]}; {what}; not a real VAE)"
+        what = " cheap-approx coefficients" if self.latent_channels == 4 else "; a 16-channel linear map of our own"
+        self.name = f"weightless approximation ({FAMILY_LABELS[kind]}{what}; not a real VAE)"
 
     @property
     def cache_identity(self):

@@ -305,7 +305,10 @@ def render_views(result: InitResult, image: Image.Image) -> dict[str, View]:
     views["sampler_start"] = View(
         r.decoded_start_latent,
         f"{plan.sampler}: σ_start {plan.sigma_start:.3g} · t_enc {plan.t_enc} · {plan.steps_run} of {plan.schedule_steps} steps run"
-        f" · noise {r.params.randn_source}" + ("" if variation == "none" else f" · {variation}"),
+        f" · noise {r.randn_source}" + ("" if variation == "none" else f" · {variation}")
+        if r.start_latent is not None
+        else f"not computed: a {r.family.upper()} flow model starts at σ·noise + (1 − σ)·x on its own shifted schedule, "
+        "which this project does not model (the init latent and the noise are exact)",
     )
     views["sigma_plot"] = View(_sigma_plot(plan.sampler, plan.steps, plan.denoising_strength, plan.fix_steps), f"start at step {plan.start_index} of {plan.schedule_steps}")
     if r.overlay_images and r.decoded_init_latent is not None:

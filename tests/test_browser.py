@@ -75,7 +75,7 @@ def test_never_stale_after_racing_inputs(running_app, browser, monkeypatch):
 
     Each server computation is slowed by a random 0–150 ms (as a real VAE would), so requests of
     the two listeners overlap and would finish out of order without the session's ordering."""
-    from webapp import handlers as h
+    from webapp import refresh as h  # where the refresh looks up run_session
     from webapp.layout import DEFAULT_VALUES
     from webapp.session import Session
 
@@ -134,7 +134,7 @@ def test_never_stale_after_racing_inputs(running_app, browser, monkeypatch):
             page.evaluate(SET, dict(kind=kind, sel=sel, value=value))
             page.wait_for_timeout(rng.choice([0, 5, 15, 40]))
         session = Session()
-        h._start_with_example(session, h.EXAMPLES[0].name)
+        h.start_with_example(session, h.EXAMPLES[0].name)
         session.shown = {}
         with monkeypatch.context() as m:
             m.setattr(h, "run_session", run_session)

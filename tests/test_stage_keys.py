@@ -73,7 +73,7 @@ CHANGES = {
     "inpainting_mask_weight": 0.5, "sampler_name": "DDIM", "steps": 30, "denoising_strength": 0.5,
     "color_correction": True, "randn_source": "CPU", "subseed": 9, "subseed_strength": 0.3, "seed_resize_from_w": 64,
     "seed_resize_from_h": 48, "initial_noise_multiplier": 0.9, "img2img_extra_noise": 0.1, "soft_inpainting": True,
-    "mask_blend_power": 2.0, "background_color": "#000000", "batch_size": 2, "inpaint_full_res": True,
+    "mask_blend_power": 2.0, "background_color": "#000000", "batch_size": 2, "inpaint_full_res": True, "flavour": "forge",
 }  # fmt: skip
 
 
@@ -105,3 +105,10 @@ def test_a_blur_change_does_not_encode_again_when_the_pixels_to_encode_are_the_s
     run_init(img, mask, p, cache=cache)
     r = run_init(img, mask, p.replace(mask_blur_x=12), cache=cache)
     assert "encode" in r.cached_stages and "blur" not in r.cached_stages
+
+
+def test_the_architecture_map_names_every_stage():
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "architecture.md").read_text()
+    assert [n for n in REGISTRY if f"`{n}`" not in text] == []

@@ -266,11 +266,24 @@ def test_tiny_vae_family_from_name(tmp_path):
         load_vae(tmp_path / "taesdxl", family="sd3", device="cpu")
 
 
-@pytest.mark.parametrize("kind", ["sd3", "flux"])
-def test_run_init_with_a_weightless_16_channel_backend_decodes(kind):
+@pytest.mark.parametrize("kind,flavour", [("sd3", "webui"), ("sd3", "forge"), ("flux", "forge")])
+def test_run_init_with_a_weightless_16_channel_backend_decodes(kind, flavour):
     img = Image.new("RGB", (64, 64), (200, 30, 90))
     mask = Image.new("L", (64, 64))
     mask.paste(255, (16, 16, 48, 48))
-    r = run_init(img, mask, InitParams(width=64, height=64, seed=3, inpainting_fill=2), vae=CheapApproxVAE(kind), decode=True)
+    p = InitParams(width=64, height=64, seed=3, inpainting_fill=2, flavour=flavour)
+    r = run_init(img, mask, p, vae=CheapApproxVAE(kind), decode=True)
     assert r.init_latent.shape == (1, 16, 8, 8) and r.mask.shape[-3] == 16
     assert r.decoded_latent.size == (64, 64)
+    assert r.family == kind and r.flavour == flavour
+    # a flow model's start is not computed (its shifted schedule is not modelled), and says so by None
+    assert r.start_latent is None and r.decoded_start_latent is None
+
+
+def test_flux_in_the_webui_flavour_and_16_channel_inpainting_are_refused():
+    img = Image.new("RGB", (64, 64))
+    with pytest.raises(InitError, match="no Flux"):
+        run_init(img, None, InitParams(width=64, height=64, seed=3), vae=CheapApproxVAE("flux"))
+    for flavour in ("webui", "forge"):
+        with pytest.raises(InitError, match="inpainting"):
+            run_init(img, None, InitParams(width=64, height=64, seed=3, model_kind="inpainting", flavour=flavour), vae=CheapApproxVAE("sd3"))

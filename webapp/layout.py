@@ -1,4 +1,4 @@
-"""The page: where each control and view sits, and which handler each event calls.
+"""The page: where each control and view sits (handlers.py wires their events to the flows).
 
 The main controls live in a left column that stays in view (sticky) while the views scroll, so
 a slider and the view it changes are on screen together at 1280×800 and up. Control labels are
@@ -6,6 +6,8 @@ the webui's; view titles are ``VIEW_NAMES``'.
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import gradio as gr
 
@@ -18,6 +20,7 @@ from inpaint_init.soft_inpainting import SOFT_PARAMS
 from inpaint_init.views import VIEW_NAMES, WHY
 
 from . import handlers as h
+from .handlers import wire
 from .viewgrid import GRID_CSS, SIZES
 
 CSS = GRID_CSS + """
@@ -57,9 +60,6 @@ DEFAULT_VALUES = {
 #: runs this when it sends the request, and reads the other inputs then too, so the stamp dates
 #: the control values the request carries (measured: a pending always_last event is sent later
 #: with the values of that moment).
-STAMP_JS = "(...args) => { args[args.length - 1] = performance.now(); return args; }"
-
-
 def refuse_urls(*components) -> None:
     """Make these inputs refuse a URL instead of downloading it. Gradio fetches a file input
     given as an http(s) URL on the server (SSRF protection only blocks private addresses); this
@@ -275,82 +275,6 @@ def build_demo() -> gr.Blocks:
             api_texts = [gr.Markdown(), gr.Markdown(), gr.Markdown()]
 
         refuse_urls(editor, image_upload, mask_upload, soft_result, png_in, api_file)
-        controls = [
-            blur_x, blur_y, invert, fill_mode, full_res, padding, resize_mode, width, height, mask_round, seed,
-            model_kind, mask_weight, color_correction, sampler_name, steps, strength, fix_steps, randn_source, subseed,
-            subseed_strength, seed_resize_w, seed_resize_h, ensd, noise_multiplier, extra_noise, soft_on, *soft_sliders, vae,
-            vae_posterior, vae_seed,
-        ]  # fmt: skip
-        assert len(controls) == len(h.CONTROL_NAMES)
-        peer_controls = [
-            diffusers_pipeline, unet_channels, diffusers_strength, blur_factor, comfy_node, grow, noise_mask, grow_mask, tapered,
-            comfy_denoise, differential,
-        ]  # fmt: skip
-        assert len(peer_controls) == len(h.PEER_CONTROL_NAMES)
-        example_settings = [full_res, padding, blur_x, blur_y, soft_on]
-        assert len(example_settings) == len(h.EXAMPLE_SETTINGS)
-
-        refreshed = [grid, timing, summary, notes, compare_status, ab_gallery, ab_table]
-        # Every refresh's last input is the time the browser sent it (see Session.newest).
-        stamp = gr.Number(value=0, visible=False)
-        live = dict(trigger_mode="always_last", show_progress="hidden", js=STAMP_JS)
-        # .input, not .change: values the server sets (example, import) must not fire a refresh
-        # per control; those handlers refresh once themselves.
-        gr.on([c.input for c in controls], h.for_gradio(h.on_controls), inputs=[*controls, stamp], outputs=refreshed, api_visibility="private", **live)
-        # Gradio's ImageEditor fires .upload (and re-sends its picture) whenever other outputs
-        # update, but only while it is on screen: it lives in its own tab, and an event that
-        # brings no new strokes returns at once (on_editor).
-        gr.on(
-            [editor.input, editor.upload, editor.apply, editor.clear],
-            h.for_gradio(h.on_editor),
-            inputs=[editor, *controls, stamp],
-            outputs=refreshed,
-            api_visibility="private",
-            **live,
-        )
-        image_upload.upload(
-            h.for_gradio(h.on_image_upload),
-            inputs=[image_upload, *controls, stamp],
-            outputs=[editor, example, example_info, *refreshed],
-            api_visibility="private",
-            **live,
-        )
-        gr.on([mask_upload.upload, mask_upload.clear], h.for_gradio(h.on_mask_upload), inputs=[mask_upload, *controls, stamp], outputs=refreshed, api_visibility="private", **live)
-        gr.on([soft_result.upload, soft_result.clear], h.for_gradio(h.on_soft_result), inputs=[soft_result, *controls, stamp], outputs=refreshed, api_visibility="private", **live)
-        clear_mask.click(h.for_gradio(h.clear_upload), inputs=[*controls, stamp], outputs=[mask_upload, *refreshed], api_visibility="private", js=STAMP_JS)
-        example.input(
-            h.for_gradio(h.on_example),
-            inputs=[example, *controls, stamp],
-            outputs=[editor, mask_upload, example_info, *example_settings, *refreshed],
-            api_name="load_example",
-            **live,
-        )
-        png_in.upload(
-            h.for_gradio(h.on_import_png), inputs=[png_in, *controls, stamp], outputs=[*controls, import_status, *refreshed], api_visibility="private", js=STAMP_JS
-        )
-        api_run.click(
-            h.for_gradio(h.on_import_api),
-            inputs=[api_text, api_file, *controls, stamp],
-            outputs=[editor, mask_upload, *controls, import_status, example, example_info, *refreshed],
-            api_visibility="private",
-            js=STAMP_JS,
-        )
-        chooser.input(h.for_gradio(h.on_visibility), inputs=[chooser, *controls, stamp], outputs=refreshed, api_visibility="private", **live)
-        gr.on(
-            [view_size.input, full_resolution.input],
-            h.for_gradio(h.on_view_options),
-            inputs=[view_size, full_resolution, *controls, stamp],
-            outputs=refreshed,
-            api_visibility="private",
-            **live,
-        )
-        pin.click(h.on_pin, outputs=[pin_status, ab_gallery, ab_table], api_visibility="private")
-        unpin.click(h.on_unpin, outputs=[pin_status, ab_gallery, ab_table], api_visibility="private")
-        export_btn.click(h.for_gradio(h.on_export, progress=False), inputs=controls, outputs=[export_file, export_status], api_name="export")
-        compare_btn.click(h.for_gradio(h.on_compare, progress=False), inputs=[*peer_controls, *controls], outputs=[compare_gallery, compare_table, compare_status], api_name="compare")
-        vae_load.click(h.load_vae_ui, inputs=[vae_path, vae_family], outputs=[vae, vae_status], api_name="load_vae").then(
-            h.for_gradio(h.on_controls), inputs=[*controls, stamp], outputs=refreshed, api_visibility="private", js=STAMP_JS
-        )
-        # The stateless API: image, mask and controls in, every view out (scripts, load tests).
-        api_compute.click(h.compute_api, inputs=[editor, mask_upload, *controls], outputs=[*api_outputs, *api_texts], api_name="compute")
+        # The handlers wire the events by the names given above.
+        wire(SimpleNamespace(**{k: v for k, v in locals().items() if k != "demo"}))
     return demo
