@@ -88,11 +88,18 @@ def blend_weight(nmask: torch.Tensor, sigma: float, power: float, scale: float) 
     """``w = nmask ^ (σ^P · K)`` in ``nmask``'s dtype: 1 = the sampled latent is kept, 0 = reset
     to the original. ``0^0 = 1``, so with K = 0 nothing is preserved.
 
+    On fp16 an exponent past 65504 saturates to inf: w is then 0 wherever nmask < 1 and 1
+    where it is 1, as in the extension (high Schedule bias, DDIM's timesteps), never an error.
+
     >>> blend_weight(torch.tensor([0.0, 0.25, 1.0]), 1.0, 1.0, 0.5).tolist()
     [0.0, 0.5, 1.0]
+    >>> blend_weight(torch.tensor([0.0, 0.5, 0.999, 1.0]).half(), 701.0, 8.0, 8.0).tolist()
+    [0.0, 0.0, 0.0, 1.0]
     """
-    # σ is a float32 tensor element in the webui; the power is taken on that float32 scalar.
-    exponent = float(np.float32(np.float32(sigma) ** np.float32(power)) * np.float32(scale))
+    # σ is a 0-d float32 tensor in the webui; σ^P·K stays one, and torch.pow casts a 0-d
+    # exponent to nmask's dtype (fp16: inf past 65504). A Python float exponent would instead
+    # be range-checked against fp16 and raise "cannot be converted to type c10::Half".
+    exponent = torch.tensor(float(sigma), dtype=torch.float32) ** float(power) * float(scale)
     return torch.pow(nmask, exponent)
 
 
@@ -247,15 +254,21 @@ SIMULATED = "simulated"
 UNCHANGED = "init latent"
 UPLOADED = "result image"
 
+#: Which run a preview mirrors, by the dtype its nmask is stored in (§1: the model's dtype).
+RUN_FP16 = "nmask in fp16, as on a usual GPU run"
+RUN_FP32 = "nmask in float32, as on CPU or with --no-half"
+
 
 @dataclass
 class SoftPreview:
     """What soft inpainting would do with this init, for one image of the batch (§4).
 
-    ``weights``: calls×h×w blend weights w, in fp16 as on a usual GPU run (nmask is stored in
-    the model's dtype); ``sigmas``: the σ (or DDIM timestep) of each call. ``result_latent``
-    is the stand-in for the sampler's output that the overlay is rebuilt from: see
-    :func:`simulated_result`.
+    ``weights``: calls×h×w blend weights w, in the dtype of the run shown (fp16 on a usual GPU
+    run: nmask is stored in the model's dtype); ``sigmas``: the σ (or DDIM timestep) of each
+    call. ``result_latent`` is the stand-in for the sampler's output that the overlay is rebuilt
+    from: see :func:`simulated_result`. ``nmask0``: h×w float32, channel 0 of that same nmask,
+    which the overlay chain (mask scalar … overlay) is built from, as the run builds it.
+    ``failure``: why no overlay is shown where the webui's own overlay step fails, else None.
     """
 
     sigmas: np.ndarray
@@ -267,17 +280,30 @@ class SoftPreview:
     result_latent: torch.Tensor
     distance: np.ndarray
     filtered: np.ndarray
-    overlay_mask: Image.Image | None  # None where the webui's paste would fail (see notes)
+    overlay_mask: Image.Image | None  # None where the webui's paste fails (see failure, notes)
     overlay: Image.Image | None
     notes: list[str]
+    nmask0: np.ndarray | None = None
+    run: str = RUN_FP16
+    failure: str | None = None
 
 
 def simulated_result(init_latent: torch.Tensor, noise: torch.Tensor, weight: torch.Tensor, contrast_boost: float) -> torch.Tensor:
     """A stand-in for the sampler's output, for the overlay preview: the original plus one unit
-    of the job's noise, blended with :func:`soft_blend` at the last call's weight. Where the
-    last call resets the latent to the original (w = 0) it equals the original, as a real
-    result does; elsewhere it differs by about the noise's length (~2 per latent pixel)."""
-    return soft_blend(init_latent, init_latent + noise.to(init_latent), weight.to(init_latent), contrast_boost)
+    of the job's noise, blended with :func:`soft_blend` at the last call's weight (kept in its
+    own dtype, fp16 on a usual GPU run, as the extension's blend gets it). Where the last call
+    resets the latent to the original (w = 0) it equals the original, as a real result does;
+    elsewhere it differs by about the noise's length (~2 per latent pixel)."""
+    return soft_blend(init_latent, init_latent + noise.to(init_latent), weight.to(init_latent.device), contrast_boost)
+
+
+def _paste_failure(p, overlay_size: tuple[int, int], mask_size: tuple[int, int]) -> str:
+    where = "whole picture with resize mode 3 (latent upscale)" if int(p.resize_mode) == 3 else "the sizes differ"
+    return (
+        f"Soft inpainting fails in the webui here: its post_sample pastes the original-size overlay image "
+        f"({overlay_size[0]}×{overlay_size[1]}) through a {mask_size[0]}×{mask_size[1]} mask ({where}), and PIL raises "
+        "\"images do not match\", so the job errors after sampling. No soft overlay is shown."
+    )
 
 
 def soft_preview(
@@ -290,35 +316,45 @@ def soft_preview(
     paste_to: tuple[int, int, int, int] | None,
     result_latent: torch.Tensor | None = None,
     result_source: str = SIMULATED,
+    *,
+    half: bool = True,
 ) -> SoftPreview:
     """The preview for init's outputs: ``p`` an :class:`~inpaint_init.pipeline.InitParams`,
     ``nmask``/``init_latent``/``noise`` C×h×w for one image, ``overlay_base`` the image the
-    stock overlay was made from (W×H whole picture, original size Only masked)."""
+    stock overlay was made from (W×H whole picture, original size Only masked).
+
+    ``half``: mirror a usual GPU run (nmask stored in fp16, the default) or a CPU / ``--no-half``
+    one (float32). The weights and the whole overlay chain use that one nmask, as the run does.
+    """
     from .overlay import make_overlay
 
     notes: list[str] = []
+    run = RUN_FP16 if half else RUN_FP32
+    nmask_run = nmask[0].to(torch.float16 if half else torch.float32)
     sigmas = denoiser_sigmas(plan)
-    nmask16 = nmask[0].half()
     if len(sigmas):
-        weights = torch.stack([blend_weight(nmask16, s, p.mask_blend_power, p.mask_blend_scale) for s in sigmas])
+        weights = torch.stack([blend_weight(nmask_run, s, p.mask_blend_power, p.mask_blend_scale) for s in sigmas])
     else:
-        weights = torch.empty((0, *nmask16.shape), dtype=torch.float16)
+        weights = torch.empty((0, *nmask_run.shape), dtype=nmask_run.dtype)
         notes.append("This schedule makes no denoiser call (t_enc ≤ 1 for DDIM): soft inpainting blends nothing.")
-    nmask0 = nmask[0].float().cpu().numpy()
+    # The overlay's m is the run's nmask upcast to float32: with Mask influence > 0 the fp16
+    # rounding of k/255 reaches the mask scalar, h, and so the overlay mask.
+    nmask0 = nmask_run.float().cpu().numpy()
+    if p.composite_mask_influence > 0:
+        notes.append(f"Soft inpainting's overlay with Mask influence {p.composite_mask_influence:g}: built from the {run}.")
     s = mask_scalar(nmask0, p.mask_blend_scale, p.composite_mask_influence)
     if result_latent is None:
-        last = weights[-1] if len(weights) else torch.ones_like(nmask16)
-        result_latent = simulated_result(init_latent, noise, last.float().expand_as(init_latent), p.inpaint_detail_preservation)
+        last = weights[-1] if len(weights) else torch.ones_like(nmask_run)
+        result_latent = simulated_result(init_latent, noise, last.expand_as(init_latent), p.inpaint_detail_preservation)
         result_source = SIMULATED
-    mask = overlay = None
-    width, height = p.width, p.height
+    mask = overlay = failure = None
     original = overlay_base.size if overlay_base is not None else None
     d, f, mask_image = overlay_mask(
         result_latent,
         init_latent,
         nmask0,
-        width,
-        height,
+        p.width,
+        p.height,
         scale=p.mask_blend_scale,
         influence=p.composite_mask_influence,
         threshold=p.composite_difference_threshold,
@@ -330,11 +366,9 @@ def soft_preview(
         if overlay_base.size == mask_image.size:
             mask, overlay = mask_image, make_overlay(overlay_base, mask_image)
         else:
-            notes.append(
-                f"Soft inpainting's overlay: the overlay image is {overlay_base.width}×{overlay_base.height} but its mask is "
-                f"{mask_image.width}×{mask_image.height} (whole picture with resize mode 3); PIL's paste should refuse this "
-                "in the webui too (unverified), so no overlay is shown."
-            )
+            # Confirmed against the extension run on this case (issue 23).
+            failure = _paste_failure(p, overlay_base.size, mask_image.size)
+            notes.append(failure)
     return SoftPreview(
         sigmas=sigmas,
         timestep_sampler=plan.sampler in TIMESTEP_SAMPLERS,
@@ -348,6 +382,9 @@ def soft_preview(
         overlay_mask=mask,
         overlay=overlay,
         notes=notes,
+        nmask0=nmask0,
+        run=run,
+        failure=failure,
     )
 
 

@@ -7,12 +7,13 @@ than a whole refresh of the page is allowed to take.
 from __future__ import annotations
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw
 
 from .plots import _colormap, _font, colour_bar_ticks, heatmap_grid
-from .soft_inpainting import SoftPreview, difference_to_mask
+from .soft_inpainting import SIMULATED, SoftPreview, difference_to_mask, soft_blend
 
-__all__ = ["edge_row", "blend_figure", "overlay_figure"]
+__all__ = ["edge_row", "blend_lines", "blend_figure", "overlay_figure"]
 
 INK = (40, 40, 40)
 GRID = (225, 225, 225)
@@ -23,6 +24,25 @@ def edge_row(nmask0: np.ndarray) -> int:
     crosses the mask's left and right edges (the middle row without a mask)."""
     rows = np.flatnonzero((np.asarray(nmask0) > 0).any(axis=1))
     return int((rows[0] + rows[-1]) // 2) if rows.size else nmask0.shape[0] // 2
+
+
+def blend_lines(
+    preview: SoftPreview, init_latent: torch.Tensor, noise: torch.Tensor, contrast_boost: float, row: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(|soft blend|, |plain lerp|) along latent ``row`` (two length-w float32 arrays) at the
+    last call, with a = ``init_latent`` (C×h×w), b = the preview's current latent (the
+    original plus ``noise`` for a simulated result, else the result latent) and t = the last
+    call's weight in the preview's dtype (fp16 on a usual GPU run), as the extension gets it:
+    ``1 − t`` is then rounded in fp16 before it meets the float32 latents."""
+    a = init_latent.float().cpu()
+    b = a + noise.float().cpu() if preview.result_source == SIMULATED else preview.result_latent.float().cpu()
+    if len(preview.weights):
+        t = preview.weights[-1].cpu().expand_as(a)
+    else:
+        t = torch.ones_like(a, dtype=preview.weights.dtype)
+    soft = torch.linalg.vector_norm(soft_blend(a, b, t, contrast_boost), dim=0)[row]
+    plain = torch.linalg.vector_norm(a * (1 - t) + b * t, dim=0)[row]
+    return soft.float().numpy(), plain.float().numpy()
 
 
 def _call_label(preview: SoftPreview, i: int) -> str:

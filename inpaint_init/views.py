@@ -32,8 +32,8 @@ from .plots import (
 )
 from .resize import RESIZE_MODE_LABELS
 from .sampler import plan_img2img, sigma_schedule_plot
-from .soft_inpainting import SIMULATED, soft_blend
-from .soft_plots import blend_figure, edge_row, overlay_figure
+from .soft_inpainting import SIMULATED
+from .soft_plots import blend_figure, blend_lines, edge_row, overlay_figure
 
 __all__ = ["VIEW_NAMES", "WHY", "View", "render_views", "summary_markdown", "timings_markdown", "notes_markdown"]
 
@@ -115,7 +115,10 @@ WHY = {
     "compared with the Difference threshold T (scaled by Mask influence I), sharpened by the Difference contrast C. "
     "Where the result did not change, the original is pasted back, even inside the mask; where it changed, the result "
     "is kept, even outside it. Here the result is a stand-in: a simulated one (the original plus the job's noise "
-    "where the last call frees it) or a result image you upload (re-encoded, so approximate).",
+    "where the last call frees it) or a result image you upload (re-encoded, so approximate). With Mask influence above 0 "
+    "the overlay depends on nmask's stored values: the caption says which run is shown (fp16 on a usual GPU run, "
+    "float32 on CPU or with --no-half). In whole picture with resize mode 3 the webui's soft inpainting fails after "
+    "sampling (\"images do not match\"): no overlay is shown then.",
 }
 
 
@@ -330,16 +333,10 @@ def _soft_views(r: InitResult) -> dict[str, View]:
     if soft is None:
         why = "soft inpainting is off" if not p.soft_inpainting else "no mask: soft inpainting acts only with one"
         return {"soft_blend": View(None, why), "soft_overlay": View(None, why)}
-    nmask0 = r.nmask[0].float().cpu().numpy()
+    # The nmask the preview's run uses (fp16 on a usual GPU run), as its weights and overlay do.
+    nmask0 = soft.nmask0 if soft.nmask0 is not None else r.nmask[0].float().cpu().numpy()
     row = edge_row(nmask0)
-    z0 = r.init_latent[0].float().cpu()
-    last = soft.weights[-1].float() if len(soft.weights) else torch.ones(nmask0.shape)
-    b = z0 + r.start_noise[0].float().cpu() if soft.result_source == SIMULATED else soft.result_latent.float().cpu()
-    t = last.expand_as(z0)
-    norms = (
-        torch.linalg.vector_norm(soft_blend(z0, b, t, p.inpaint_detail_preservation), dim=0)[row].numpy(),
-        torch.linalg.vector_norm(z0 * (1 - t) + b * t, dim=0)[row].numpy(),
-    )
+    norms = blend_lines(soft, r.init_latent[0], r.start_noise[0], p.inpaint_detail_preservation, row)
     calls = len(soft.sigmas)
     edge = (nmask0 > 0) & (nmask0 < 1)
     pinned = ""
@@ -349,7 +346,7 @@ def _soft_views(r: InitResult) -> dict[str, View]:
     blend = View(
         blend_figure(soft, nmask0, norms),
         f"P {p.mask_blend_power:g} · K {p.mask_blend_scale:g} · D {p.inpaint_detail_preservation:g} · {calls} calls of "
-        f"{r.sampler_plan.sampler}{pinned} · weights in fp16",
+        f"{r.sampler_plan.sampler}{pinned} · {soft.run}",
     )
     soft_paste = stock_paste = None
     if r.decoded_soft_result is not None and soft.overlay is not None:
@@ -362,7 +359,8 @@ def _soft_views(r: InitResult) -> dict[str, View]:
     source = "simulated result" if soft.result_source == SIMULATED else f"{soft.result_source} (re-encoded: approximate)"
     overlay = View(
         overlay_figure(soft, p.composite_difference_threshold, p.composite_difference_contrast, soft_paste, stock_paste),
-        f"{source} · T {p.composite_difference_threshold:g} · C {p.composite_difference_contrast:g} · I {p.composite_mask_influence:g}{taken}",
+        f"{source} · T {p.composite_difference_threshold:g} · C {p.composite_difference_contrast:g} · I {p.composite_mask_influence:g}{taken}"
+        f" · {soft.run}" + (" · no overlay: the webui fails here with \"images do not match\" (see notes)" if soft.failure else ""),
     )
     return {"soft_blend": blend, "soft_overlay": overlay}
 

@@ -366,3 +366,185 @@ def test_api_body_round_trip():
     p = InitParams(width=64, height=64, seed=3, soft_inpainting=True, composite_mask_influence=0.25)
     back = parse_api_payload(_body(**to_api_payload(p))).params
     assert back.soft_inpainting and back.composite_mask_influence == 0.25
+
+
+# ---------------------------------------------------------------- issue 23: fp16 as the extension runs it
+from inpaint_init.sampler import SAMPLERS  # noqa: E402
+from inpaint_init.soft_inpainting import RUN_FP16, RUN_FP32, overlay_mask, soft_preview  # noqa: E402
+from inpaint_init.soft_plots import blend_lines, edge_row  # noqa: E402
+
+#: Every k/255 a latent mask can hold, stored in fp16 as on a usual GPU run.
+NMASK16 = (torch.arange(256, dtype=torch.float32) / 255).half()
+SLIDER_P = [round(0.1 * i, 1) for i in range(81)]  # Schedule bias 0–8, step 0.1
+SLIDER_K = [round(0.05 * i, 2) for i in range(161)]  # Preservation strength 0–8, step 0.05
+STRENGTHS = [round(0.05 * i, 2) for i in range(21)]
+
+
+def _weight_like_the_extension(n16, sigma, power, scale):
+    """What the extension's fp16 weight is (issue 23, checked against its code by a reviewer):
+    σ^P·K on a 0-d float32 tensor, then cast to fp16 by torch.pow; where that cast overflows,
+    nmask^inf = 0 below 1 and 1 at 1; elsewhere the plain fp16 power with that exponent."""
+    e32 = float(torch.tensor(float(sigma), dtype=torch.float32) ** float(power) * float(scale))
+    with np.errstate(over="ignore"):
+        e16 = float(np.float16(e32))
+    if math.isinf(e16):
+        return (n16 == 1).to(torch.float16)
+    return n16 ** e16
+
+
+def _all_sigmas(sampler):
+    return sorted({float(s) for k in STRENGTHS for fix in (False, True) if not (fix and k == 0)
+                   for s in denoiser_sigmas(plan_img2img(sampler, 20, k, fix))})
+
+
+def test_blend_weight_whole_slider_grid_at_the_extreme_calls():
+    # σ^P·K is monotone in σ for P, K ≥ 0, so over every run of every sampler the exponent
+    # lies between its values at the smallest and the largest σ any call sees.
+    sigmas = [s for name in SAMPLERS for s in _all_sigmas(name)]
+    overflowed = 0
+    for sigma in (min(sigmas), max(sigmas)):
+        for power in SLIDER_P:
+            for scale in SLIDER_K:
+                w = blend_weight(NMASK16, sigma, power, scale)
+                want = _weight_like_the_extension(NMASK16, sigma, power, scale)
+                assert w.dtype == torch.float16
+                assert torch.equal(w, want), (sigma, power, scale)
+                overflowed += bool(sigma**power * scale > 65520)
+    assert overflowed > 1000  # the grid does reach the exponents that used to raise
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_blend_weight_every_call_of_every_strength(sampler):
+    for strength in STRENGTHS:
+        for sigma in denoiser_sigmas(plan_img2img(sampler, 20, strength)):
+            for power in (0, 0.1, 1, 1.8, 4.4, 8):
+                for scale in (0, 0.5, 8):
+                    assert torch.equal(blend_weight(NMASK16, sigma, power, scale), _weight_like_the_extension(NMASK16, sigma, power, scale))
+
+
+@pytest.mark.parametrize(
+    "sampler, strength, power, scale",
+    [("DDIM", 0.75, 1.8, 0.5), ("Euler", 1.0, 4.4, 0.5), ("DPM++ 2M", 1.0, 8, 8), ("Euler a", 0.5, 8, 8)],
+)
+def test_run_init_survives_the_exponents_that_crashed(sampler, strength, power, scale):
+    # Issue 23: these raised "value cannot be converted to type c10::Half without overflow".
+    image, mask = _scene()
+    p = InitParams(width=64, height=64, seed=5, mask_blur_x=6, mask_blur_y=6, soft_inpainting=True, sampler_name=sampler,
+                   denoising_strength=strength, mask_blend_power=power, mask_blend_scale=scale)
+    r = run_init(image, mask, p)
+    first = r.soft.weights[0]
+    n16 = r.nmask[0].half()
+    assert torch.equal(first, (n16 == 1).half())  # saturated: 0 or 1 only
+
+
+def _blend_lines_plain(a, b, t16, d, row):
+    """|soft blend| and |plain lerp| along ``row`` from the spec's steps, t in fp16 as the
+    extension gets it: 1 − t rounded in fp16, the lerp in the latents' float32, the norms
+    float32 → float64, the target in float64 (t0 upcast), the factor back to float32."""
+    a, b, t16 = a.astype(np.float32), b.astype(np.float32), t16.astype(np.float16)
+    one_minus = np.float16(1) - t16
+    lerp = a * one_minus.astype(np.float32) + b * t16.astype(np.float32)
+    norm = lambda v: np.sqrt((v.astype(np.float64) ** 2).sum(0))  # noqa: E731
+    t0 = t16[0].astype(np.float64)
+    target = (norm(a) ** d * (1 - t0) + norm(b) ** d * t0) ** (1 / d)
+    out = lerp * (target / (norm(lerp) + 1e-5)).astype(np.float32)
+    return norm(out)[row], norm(lerp)[row]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.floats(1, 32))
+def test_soft_blend_with_fp16_weight_matches_plain_fp16_recomputation(seed, d):
+    g = torch.Generator().manual_seed(seed)
+    a, b = torch.randn(4, 3, 5, generator=g), torch.randn(4, 3, 5, generator=g)
+    t = torch.rand(1, 3, 5, generator=g).half().expand(4, 3, 5)
+    got = torch.linalg.vector_norm(soft_blend(a, b, t, d), dim=0).numpy()
+    for row in range(3):
+        np.testing.assert_allclose(got[row], _blend_lines_plain(a.numpy(), b.numpy(), t.numpy(), d, row)[0], rtol=2e-6)
+
+
+def test_blend_view_lines_are_the_fp16_blend():
+    image, mask = _scene()
+    # DDIM's last call (timestep 51) leaves w well inside (0, 0.5), where 1 − t rounds in fp16.
+    p = InitParams(width=64, height=64, seed=5, mask_blur_x=8, mask_blur_y=8, soft_inpainting=True, sampler_name="DDIM")
+    r = run_init(image, mask, p)
+    soft = r.soft
+    assert soft.weights.dtype == torch.float16
+    a, noise = r.init_latent[0].float(), r.start_noise[0].float()
+    t16 = soft.weights[-1].expand_as(a).numpy()
+    worst_upcast = 0.0
+    for row in range(a.shape[1]):
+        got = blend_lines(soft, r.init_latent[0], r.start_noise[0], p.inpaint_detail_preservation, row)
+        want = _blend_lines_plain(a.numpy(), (a + noise).numpy(), t16, p.inpaint_detail_preservation, row)
+        np.testing.assert_allclose(got[0], want[0], rtol=2e-6, atol=1e-7)
+        np.testing.assert_allclose(got[1], want[1], rtol=2e-6, atol=1e-7)
+        # the old view's float32 t: measurably elsewhere, so the check above can fail
+        t32 = t16.astype(np.float32)
+        old = np.sqrt(((a.numpy() * (np.float32(1) - t32) + (a + noise).numpy() * t32).astype(np.float64) ** 2).sum(0))[row]
+        rel = np.abs(old - want[1]) / np.maximum(np.abs(want[1]), 1e-6)
+        worst_upcast = max(worst_upcast, float(rel.max()))
+    print(f"old float32-t plain lerp off by up to {worst_upcast:.2e} relative")
+    assert worst_upcast > 1e-5
+
+
+def _soft_edge_job(**extra):
+    image, mask = _scene()
+    return image, mask, InitParams(width=64, height=64, seed=5, mask_blur_x=6, mask_blur_y=6, soft_inpainting=True,
+                                   composite_mask_influence=0.75, **extra)
+
+
+def test_overlay_chain_uses_the_fp16_nmask_of_the_weights():
+    image, mask, p = _soft_edge_job()
+    r = run_init(image, mask, p)
+    soft = r.soft
+    n16 = r.nmask[0].half().float().numpy()
+    assert soft.weights.dtype == torch.float16 and soft.run == RUN_FP16
+    assert soft.nmask0.dtype == np.float32 and np.array_equal(soft.nmask0, n16)
+    s16 = mask_scalar(n16, p.mask_blend_scale, p.composite_mask_influence)
+    s32 = mask_scalar(r.nmask[0].float().numpy(), p.mask_blend_scale, p.composite_mask_influence)
+    assert np.array_equal(soft.mask_scalar, s16)
+    assert not np.array_equal(s16, s32)  # the dtype matters with Mask influence > 0
+    assert np.array_equal(soft.half_distance, np.float32(p.composite_difference_threshold) * s16)
+    _, _, expected = overlay_mask(soft.result_latent, r.init_latent[0], n16, 64, 64, scale=p.mask_blend_scale,
+                                  influence=p.composite_mask_influence, threshold=p.composite_difference_threshold,
+                                  contrast=p.composite_difference_contrast)
+    assert np.array_equal(np.asarray(soft.overlay_mask), np.asarray(expected))
+    # the overlay keeps the original through invert(mask): its alpha is 255 − mask
+    assert np.array_equal(np.asarray(soft.overlay)[..., 3], 255 - np.asarray(expected))
+    assert any(RUN_FP16 in n for n in r.notes)
+    from inpaint_init.views import render_views
+
+    views = render_views(r, image)
+    assert RUN_FP16 in views["soft_overlay"].caption and RUN_FP16 in views["soft_blend"].caption
+
+
+def test_overlay_chain_float32_run_on_request():
+    image, mask, p = _soft_edge_job()
+    r = run_init(image, mask, p)
+    soft = soft_preview(p, r.sampler_plan, r.nmask, r.init_latent[0], r.start_noise[0], None, None, half=False)
+    assert soft.weights.dtype == torch.float32 and soft.run == RUN_FP32
+    n32 = r.nmask[0].float().numpy()
+    assert np.array_equal(soft.nmask0, n32)
+    assert np.array_equal(soft.mask_scalar, mask_scalar(n32, p.mask_blend_scale, p.composite_mask_influence))
+    assert torch.equal(soft.weights[0], blend_weight(r.nmask[0].float(), soft.sigmas[0], p.mask_blend_power, p.mask_blend_scale))
+
+
+def test_resize_mode_3_says_the_webui_fails():
+    # Whole picture, latent upscale: the overlay image keeps the original size (96×80), the
+    # soft mask is W×H; the extension's post_sample then raises "images do not match" (issue 23:
+    # confirmed against the extension, no longer unverified).
+    rng = np.random.default_rng(1)
+    image = Image.fromarray(rng.integers(0, 255, (80, 96, 3), dtype=np.uint8))
+    mask = Image.new("L", (96, 80))
+    mask.paste(255, (30, 20, 60, 50))
+    p = InitParams(width=64, height=64, seed=5, soft_inpainting=True, resize_mode=3)
+    r = run_init(image, mask, p)
+    assert r.soft.overlay is None and r.soft.overlay_mask is None
+    assert "images do not match" in r.soft.failure and "resize mode 3" in r.soft.failure
+    assert any("images do not match" in n for n in r.notes)
+    from inpaint_init.views import render_views
+
+    view = render_views(r, image)["soft_overlay"]
+    assert "images do not match" in view.caption
+    # PIL checks the sizes only: an image already W×H pastes fine in resize mode 3 too.
+    same = run_init(image.resize((64, 64)), mask.resize((64, 64)), p)
+    assert same.soft.failure is None and same.soft.overlay is not None
