@@ -99,17 +99,31 @@ class TestFunctions:
         pb = re.search(r"paste_to x=(\d+) y=(\d+) w=(\d+) h=(\d+)", b[0]["crop"][1]).groups()
         assert int(pb[0]) == int(pa[0]) - 8 and int(pb[2]) == int(pa[2]) + 16
 
-    def test_bad_input_keeps_views_and_shows_message(self):
+    def test_bad_input_keeps_views_and_shows_message(self, page_checks):
         import gradio as gr
 
         img, layer = small_case()
+        # Out of the slider's range: the nearest value the page offers is used, and said (#25).
         out = app.compute(app.editor_value(img, layer), None, **(DEFAULTS | dict(width=4)))
-        assert all(isinstance(o, type(gr.skip())) for o in out[:-2] + out[-1:])
-        assert "width must be between 8" in out[-2] and "⛔" in out[-2]
+        assert "Width: 4 is outside what the control offers (64–2048); used 64." in out[-2]
+        assert "| init_latent | 1×4×16×8 |" in out[-3]  # computed at 64 wide (8 cells)
         out = app.compute(None, None, **DEFAULTS)
         assert "Load or upload an image" in out[-2]
-        out = app.compute(app.editor_value(img, layer), None, **(DEFAULTS | dict(seed=None)))
-        assert "'seed' has no value" in out[-2]
+        # A value no control can send: refused in one sentence, nothing computed.
+        for bad in (None, float("nan"), float("inf"), "7", [1]):
+            out = app.compute(app.editor_value(img, layer), None, **(DEFAULTS | dict(seed=bad)))
+            assert all(isinstance(o, type(gr.skip())) for o in out[:-2] + out[-1:])
+            assert "⛔" in out[-2] and "Seed" in out[-2] and "must be a whole number" in out[-2], out[-2]
+        # Without the page's ranges (a script of the library's own), init's own checks speak.
+        from webapp import checks
+
+        saved = dict(checks.SPECS)
+        checks.SPECS.clear()
+        try:
+            out = app.compute(app.editor_value(img, layer), None, **(DEFAULTS | dict(width=4)))
+            assert "width must be between 8" in out[-2] and "⛔" in out[-2]
+        finally:
+            checks.SPECS.update(saved)
 
     def test_uploaded_mask_overrides_painting_and_stays_raw(self):
         img, layer = small_case()
@@ -277,6 +291,17 @@ class Request:
 
 def _page_values():
     return dict(DEFAULT_VALUES)
+
+
+@pytest.fixture
+def page_checks():
+    """The page built once, so the server checks values against its controls' ranges."""
+    from webapp import checks
+    from webapp.layout import build_demo
+
+    if not checks.SPECS:
+        build_demo()
+    return checks.SPECS
 
 
 class TestSessionHandlers:

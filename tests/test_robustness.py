@@ -220,9 +220,12 @@ class TestApp:
         bomb = tmp_path / "bomb.png"
         side = int(MAX_PIXELS**0.5) + 64
         Image.new("1", (side, side)).save(bomb)
-        for bad in (not_image, huge, bomb):
-            with pytest.raises(Exception):
-                client.predict({"background": handle_file(str(bad)), "layers": [], "composite": None, "id": None}, None, *DEFAULTS.values(), api_name="/compute")
+        with pytest.raises(Exception):  # over the upload cap: refused before it is stored
+            client.predict({"background": handle_file(str(huge)), "layers": [], "composite": None, "id": None}, None, *DEFAULTS.values(), api_name="/compute")
+        # Stored but unreadable: one sentence naming the input, no traceback (#25).
+        for bad, said in ((not_image, "could not be read as a picture"), (bomb, "too many pixels")):
+            out = client.predict({"background": handle_file(str(bad)), "layers": [], "composite": None, "id": None}, None, *DEFAULTS.values(), api_name="/compute")
+            assert said in out[-1] and "Traceback" not in out[-1], out[-1]
         # Still serving, with the right answer for a good request.
         img, _ = small_case()
         good = tmp_path / "good.png"

@@ -8,7 +8,8 @@ import gradio as gr
 from inpaint_init import InitError
 from inpaint_init.views import notes_markdown
 
-from .controls import CONTROL_NAMES
+from .checks import BadInput
+from .controls import CONTROL_NAMES, checked
 from .editor import mask_from_editor
 from .refresh import VIEW_KEYS, run_refresh
 from .session import Session
@@ -20,6 +21,7 @@ def refresh(session: Session, values: dict, progress=None, as_files: bool = Fals
     form. A picture the page already shows (``session.shown``) is a ``gr.skip()``; ``as_files``:
     pictures as PNG file paths, else PIL images."""
     try:
+        values = checked(values, session, keep_last=False)  # a script's values: refused, not replaced
         r = run_refresh(session, values, progress)
     except InitError as e:
         return [*[gr.skip()] * (2 * len(VIEW_KEYS)), gr.skip(), gr.skip(), notes_markdown(None, str(e))]
@@ -37,6 +39,9 @@ def refresh(session: Session, values: dict, progress=None, as_files: bool = Fals
 
 def stateless_session(editor, mask_upload, soft_result=None) -> Session:
     """A throwaway session for the stateless forms (API, tests): inputs given with the call."""
+    for given in (editor, mask_upload, soft_result):
+        if isinstance(given, BadInput):
+            raise InitError(given.message)
     session = Session()
     session.image, session.painted = mask_from_editor(editor)
     session.uploaded, session.soft_result = mask_upload, soft_result
@@ -60,5 +65,8 @@ def compute(editor, mask_upload, *args, shown=None, soft_result=None, progress=N
 def compute_api(editor, mask_upload, *args):
     """``/compute``: the stateless refresh with pictures as files, every picture sent."""
     values = dict(zip(CONTROL_NAMES, args))
-    session = stateless_session(editor, mask_upload)
+    try:
+        session = stateless_session(editor, mask_upload)
+    except InitError as e:
+        return (*[gr.skip()] * (2 * len(VIEW_KEYS) + 2), notes_markdown(None, str(e)))
     return tuple(refresh(session, values, as_files=True))

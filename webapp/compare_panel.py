@@ -6,6 +6,7 @@ import gradio as gr
 
 from inpaint_init import InitError
 
+from .checks import check_values
 from .controls import CONTROL_NAMES
 from .api import stateless_session
 from .refresh import run_session, state_key
@@ -33,7 +34,7 @@ def peer_settings(values: dict):
     """PeerSettings from the comparison's controls (strength 0: the pipeline's default)."""
     from inpaint_init.compare import PeerSettings
 
-    v = dict(values)
+    v, _ = check_values(dict(values))
     v["diffusers_strength"] = None if not v["diffusers_strength"] else float(v["diffusers_strength"])
     for name in ("unet_channels", "grow_mask_by", "grow_mask"):
         v[name] = int(v[name])

@@ -8,6 +8,7 @@ import gradio as gr
 from inpaint_init import InitError, InitParams
 from inpaint_init.soft_inpainting import SOFT_PARAMS
 
+from .checks import check_values, finite_stamp
 from .session import Session
 from .state import VAES
 
@@ -64,6 +65,7 @@ EXAMPLE_SETTINGS = {
 
 def params_from_controls(values: dict) -> InitParams:
     """InitParams from the controls; an emptied or garbled field is an InitError naming it."""
+    values, _ = check_values(values)  # a session's values are checked already; a script's here
     for name, value in values.items():
         if value is None or (isinstance(value, float) and value != value):
             raise InitError(f"'{name}' has no value: fill it in (the webui's default is {getattr(InitParams(), name, '–')!r}).")
@@ -124,14 +126,31 @@ def merge_imported(args, imported) -> dict:
 
 
 def stamp_of(args) -> float | None:
-    return args[len(CONTROL_NAMES)] if len(args) > len(CONTROL_NAMES) else None
+    return finite_stamp(args[len(CONTROL_NAMES)]) if len(args) > len(CONTROL_NAMES) else None
+
+
+def default_values() -> dict:
+    """Each control's value on a fresh page: the webui's defaults, the first VAE."""
+    p = InitParams()
+    return {n: getattr(p, n) for n in CONTROL_NAMES if hasattr(p, n)} | dict(vae=next(iter(VAES)), vae_posterior="sample", vae_sample_seed=0)
+
+
+def checked(values: dict, session: Session | None = None, keep_last: bool = True) -> dict:
+    """``values`` held to what each control offers (webapp.checks); what was changed is said in
+    the session's notes. A value that cannot be used is replaced by the one used last (a page's
+    session, ``keep_last``), else it is an InitError."""
+    fallback = (session.last_values or default_values()) if session is not None and keep_last else None
+    values, notes = check_values(values, fallback)
+    if session is not None:
+        session.input_notes = notes
+    return values
 
 
 def newest_values(session: Session, args, overrides: dict | None = None) -> dict:
     """The control values a refresh must render: ``args`` are CONTROL_NAMES' values, optionally
     followed by the page's stamp (``performance.now()`` when the browser sent the request,
     added by STAMP_JS); values sent later win, whichever request the server happens to start
-    first (Gradio starts queued requests of different listeners in its own order)."""
-    values = dict(zip(CONTROL_NAMES, args)) | (overrides or {})
-    stamp = args[len(CONTROL_NAMES)] if len(args) > len(CONTROL_NAMES) else None
-    return session.newest(values, stamp)
+    first (Gradio starts queued requests of different listeners in its own order). Every value
+    is checked first (:func:`checked`)."""
+    values = checked(dict(zip(CONTROL_NAMES, args)) | (overrides or {}), session)
+    return session.newest(values, stamp_of(args))

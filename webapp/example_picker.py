@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from inpaint_init.examples import load_example
+from inpaint_init.examples import EXAMPLES, load_example
 
 from .controls import EXAMPLE_SETTINGS, newest_values
 from .editor import editor_file_value
@@ -32,7 +32,7 @@ def load_example_ui(name: str):
 def on_example(name, *args, request: gr.Request = None, progress=gr.Progress()):
     """An example was picked: its image, mask and settings go to the page and the session, and
     one refresh runs with them (the page's control events do not fire for values set here)."""
-    if not name:
+    if not isinstance(name, str) or name not in {e.name for e in EXAMPLES}:
         return [gr.skip()] * (3 + len(EXAMPLE_SETTINGS)) + skip_page()
     session = session_for(request)
     editor, upload, description, *settings = load_example_ui(name)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from .checks import accept_raw, guard_bad_inputs, register
 from .ab_panel import ab_outputs, on_pin, on_unpin  # noqa: F401
 from .api import compute, compute_api, refresh, stateless_session  # noqa: F401
 from .compare_panel import PEER_CONTROL_NAMES, compare_ui, on_compare, peer_settings  # noqa: F401
@@ -55,6 +56,13 @@ def wire(ui) -> None:
     assert len(peer_controls) == len(PEER_CONTROL_NAMES)
     example_settings = [ui.full_res, ui.padding, ui.blur_x, ui.blur_y, ui.soft_on]
     assert len(example_settings) == len(EXAMPLE_SETTINGS)
+    # Every value a request brings is checked on the server, against what these controls offer.
+    register(CONTROL_NAMES, controls, {"vae": lambda: tuple(VAES)})
+    register(PEER_CONTROL_NAMES, peer_controls)
+    accept_raw(
+        *controls, *peer_controls, ui.editor, ui.image_upload, ui.mask_upload, ui.soft_result, ui.png_in, ui.api_file,
+        ui.api_text, ui.vae_path, ui.vae_family, ui.example, ui.chooser, ui.view_size, ui.full_resolution,
+    )  # fmt: skip
 
     refreshed = [ui.grid, ui.timing, ui.summary, ui.notes, ui.compare_status, ui.ab_gallery, ui.ab_table]
     # Every refresh's last input is the time the browser sent it (see Session.newest).
@@ -119,3 +127,4 @@ def wire(ui) -> None:
     )
     # The stateless API: image, mask and controls in, every view out (scripts, load tests).
     ui.api_compute.click(compute_api, inputs=[ui.editor, ui.mask_upload, *controls], outputs=[*ui.api_outputs, *ui.api_texts], api_name="compute")
+    guard_bad_inputs(ui.demo, ui.notes)

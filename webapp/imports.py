@@ -53,6 +53,8 @@ def import_api_ui(text: str, path):
 
     n = len(CONTROL_NAMES)
     try:
+        if text is not None and not isinstance(text, str):
+            raise InitError("The API body must be text (JSON).")
         if path:
             text = read_text_file(path, "the uploaded JSON", limit=MAX_PAYLOAD)
         if text and len(text) > MAX_PAYLOAD:
@@ -67,6 +69,13 @@ def import_api_ui(text: str, path):
     return (editor_value(job.init_images[0], None), job.mask, *controls_from_params(job.params), _import_report(job))
 
 
+def _as_used(imported: list, values: dict) -> list:
+    """The imported controls as the refresh uses them: held to the page's limits (the notes name
+    each value that was clamped or refused)."""
+    skip = type(gr.skip())
+    return [new if isinstance(new, skip) else values[name] for name, new in zip(CONTROL_NAMES, imported)]
+
+
 def on_import_png(path, *args, request: gr.Request = None, progress=gr.Progress()):
     """Import a PNG's parameters, then one refresh with them."""
     out = import_png_ui(path)
@@ -75,7 +84,7 @@ def on_import_png(path, *args, request: gr.Request = None, progress=gr.Progress(
     if str(status).startswith("⛔") or not path:
         return [*controls, status, *skip_page()]
     values = newest_values(session, args, merge_imported(args, controls))
-    return [*controls, status, *refresh_page(session, values, progress)]
+    return [*_as_used(controls, values), status, *refresh_page(session, values, progress)]
 
 
 def on_import_api(text, path, *args, request: gr.Request = None, progress=gr.Progress()):
@@ -90,6 +99,6 @@ def on_import_api(text, path, *args, request: gr.Request = None, progress=gr.Pro
     editor, mask = editor_file_value(session.image), as_file(mask)
     values = newest_values(session, args, merge_imported(args, controls))
     return [
-        editor, mask, *controls, status, gr.update(value=None), "Imported from an API body.",
+        editor, mask, *_as_used(controls, values), status, gr.update(value=None), "Imported from an API body.",
         *refresh_page(session, values, progress),
     ]  # fmt: skip

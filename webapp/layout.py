@@ -276,5 +276,5 @@ def build_demo() -> gr.Blocks:
 
         refuse_urls(editor, image_upload, mask_upload, soft_result, png_in, api_file)
         # The handlers wire the events by the names given above.
-        wire(SimpleNamespace(**{k: v for k, v in locals().items() if k != "demo"}))
+        wire(SimpleNamespace(**locals()))
     return demo

@@ -94,9 +94,9 @@ def run_refresh(session: Session, values: dict, progress=None) -> Refresh:
         views.append((key, picture, digest, changed, drawn[key].caption))
     session.last = (image, result, dict(values))
     notes = notes_markdown(result)
-    ignored = _painting_ignored(session)
-    if ignored:
-        notes = f"⚠️ {ignored}\n\n" + (notes if notes != "No warnings." else "")
+    said = [*session.input_notes, *filter(None, [_painting_ignored(session)])]
+    if said:
+        notes = "\n\n".join(f"⚠️ {n}" for n in said) + ("\n\n" + notes if notes != "No warnings." else "")
     refresh = Refresh(result, image, views, "", summary_markdown(result, timings=False), notes)
     refresh.timing = _timing_line(result, start, computed)
     return refresh
@@ -192,7 +192,8 @@ def on_controls(*args, request: gr.Request = None, progress=gr.Progress()):
 def on_visibility(selected, *args, request: gr.Request = None, progress=gr.Progress()):
     """Which views to show: hidden views are neither drawn nor sent."""
     session = session_for(request)
-    session.visible = tuple(k for k, title in VIEW_NAMES.items() if title in (selected or []))
+    chosen = set(selected) if isinstance(selected, list) and all(isinstance(t, str) for t in selected) else set()
+    session.visible = tuple(k for k, title in VIEW_NAMES.items() if title in chosen)
     values = newest_values(session, args)
     return refresh_page(session, values, progress)
 
@@ -200,8 +201,8 @@ def on_visibility(selected, *args, request: gr.Request = None, progress=gr.Progr
 def on_view_options(size, full_resolution, *args, request: gr.Request = None, progress=gr.Progress()):
     """How big: the grid's column width, and whether large pictures are sent at full resolution."""
     session = session_for(request)
-    session.view_size = size if size in SIZES else "medium"
-    session.full_resolution = bool(full_resolution)
+    session.view_size = size if isinstance(size, str) and size in SIZES else "medium"
+    session.full_resolution = full_resolution is True
     values = newest_values(session, args)
     return refresh_page(session, values, progress)
 

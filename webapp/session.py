@@ -41,6 +41,7 @@ class Session:
     pinned: Any = None  # (InitResult, views) pinned as "A"
     last: Any = None  # (image, InitResult, values) of the last refresh
     compared_key: Any = None  # the state the comparison on screen was made for
+    input_notes: list = field(default_factory=list)  # what the last request's checks changed or refused
     touched: float = field(default_factory=time.monotonic)
     _cv: threading.Condition = field(default_factory=threading.Condition, repr=False)
     _issued: int = 0
@@ -49,6 +50,11 @@ class Session:
     _stamp: float = float("-inf")
     _values: dict | None = None
     _input_stamps: dict = field(default_factory=dict)
+
+    @property
+    def last_values(self) -> dict | None:
+        """The control values the last request used (None before the first)."""
+        return None if self._values is None else dict(self._values)
 
     def newest(self, values: dict, stamp: float | None) -> dict:
         """``values`` if they were sent at ``stamp`` or later than any seen before, else the

@@ -60,8 +60,10 @@ def load_vae_ui(path: str, family: str, progress=gr.Progress()):
     """Load a VAE from a local path into the VAE choices; on failure keep the current one."""
     from inpaint_init.vae_loaders import VAELoadError, load_vae
 
-    if not path or not path.strip():
+    if not isinstance(path, str) or not path.strip() or len(path) > 4096 or "\0" in path:
         return gr.skip(), "⛔ Enter the path of a VAE folder or file on this machine."
+    if family not in ("auto", "sd1", "sdxl", "sd3", "flux"):
+        return gr.skip(), "⛔ VAE family must be one of auto, SD1.x/2.x, SDXL, SD3, Flux."
     try:
         target = _vae_path(path.strip())
     except InitError as e:
