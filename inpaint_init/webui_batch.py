@@ -242,6 +242,8 @@ def batch_jobs(
         raise InitError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     base = base if base is not None else InitParams()
     base.validate()
+    if scale_by is not None:
+        scaled_size(Image.new("L", (1, 1)), scale_by)  # checks it before any file is read
     props = set([png_info_props] if isinstance(png_info_props, str) else png_info_props)
     # Seed and variation seed are drawn once for the whole batch: every image gets the same.
     base = base.replace(seed=_fixed_seed(base.seed), subseed=_fixed_seed(base.subseed))

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
-from .masks import create_binary_mask
+from .masks import blur_kernel_size, create_binary_mask
 from .pipeline import MAX_BLUR, InitError, InitParams
 
-__all__ = ["TABS", "TabInputs", "tab_inputs", "fix_image", "scaled_size", "sketch_mask_value", "BatchJob", "batch_jobs"]
+__all__ = ["TABS", "TabInputs", "tab_inputs", "fix_image", "scaled_size", "sketch_mask_value", "first_view", "check_radius", "BatchJob", "batch_jobs"]
 
 #: The img2img page's tabs, by the names the spec uses (exact, case-sensitive).
 TABS = ("img2img", "sketch", "inpaint", "inpaint sketch", "inpaint upload")
@@ -167,10 +167,13 @@ def _sketch(t: TabInputs, sketch: Image.Image, orig: Image.Image, mask_alpha: fl
     t.sketch_difference = _difference(sketch, orig)
     t.sketch_mask = _transparency(t.sketch_difference, mask_alpha)
     blur = ImageFilter.GaussianBlur(radius=radius)
-    t.sketch_blurred = sketch.filter(blur)
-    t.sketch_blurred_mask = t.sketch_mask.filter(blur)
-    # Pillow's composite: a copy of orig (metadata and EXIF kept) with the blurred sketch pasted through the mask.
-    t.sketch_composite = Image.composite(t.sketch_blurred, orig, t.sketch_blurred_mask)
+    try:
+        t.sketch_blurred = sketch.filter(blur)
+        t.sketch_blurred_mask = t.sketch_mask.filter(blur)
+        # Pillow's composite: a copy of orig (metadata and EXIF kept) with the blurred sketch pasted through the mask.
+        t.sketch_composite = Image.composite(t.sketch_blurred, orig, t.sketch_blurred_mask)
+    except (ValueError, OSError) as e:  # a mode Pillow cannot blur or composite
+        raise InitError(f"inpaint sketch: cannot blur or composite a {sketch.mode} picture ({e}); use RGB or RGBA") from e
     t.image, t.mask = t.sketch_composite, t.sketch_mask
 
 
@@ -233,6 +236,29 @@ def tab_inputs(
             f"{t.image.width}×{t.image.height}, mask {t.mask.width}×{t.mask.height}, as in the webui."
         )
     return t
+
+
+def first_view(t: TabInputs) -> list[tuple[str, Image.Image, str]]:
+    """The "What the tab hands to init" view: ``(title, image, caption)`` per panel, the blurs named.
+
+    Panels: for inpaint sketch the original, the sketch's difference mask, the transparency-scaled
+    mask, the composite; then always the picture and the mask init receives (when there is one).
+    """
+    r = t.mask_blur
+    cv_sigma = t.init_mask_blur
+    panels = []
+    if t.tab == "inpaint sketch":
+        panels += [
+            ("Original", t.sketch_original, "the picture without strokes (sketch_orig)"),
+            ("Difference mask", t.sketch_difference, "255 where the sketch differs from the original in any channel"),
+            ("Transparency-scaled mask", t.sketch_mask, f"the difference × (1 − Mask transparency/100): painted = {t.sketch_mask.getextrema()[1]}"),
+            ("Composite", t.sketch_composite, f"original blended with the sketch, both sketch and mask blurred by PIL GaussianBlur radius {r}"),
+        ]
+    panels.append(("Picture init receives", t.image, f"{t.image.mode} {t.image.width}×{t.image.height}; processing size {t.width}×{t.height}"))
+    if t.mask is not None:
+        how = "the transparency-scaled mask, not the PIL-blurred one; " if t.tab == "inpaint sketch" else ""
+        panels.append(("Mask init receives", t.mask, f"{how}init blurs it again with OpenCV, sigma {cv_sigma} (kernel {blur_kernel_size(cv_sigma)})"))
+    return panels
 
 
 # Re-exported: the Batch tab (defined there to keep each module to one concern).

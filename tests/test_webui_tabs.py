@@ -445,3 +445,59 @@ def test_batch_input_dir_must_be_folder(tmp_path):
     with pytest.raises(InitError, match="mask_dir"):
         batch_jobs(tmp_path, mask_dir=tmp_path / "a.png")
     assert isinstance(batch_jobs(tmp_path)[0], BatchJob)
+
+
+def test_first_view_panels_name_both_blurs():
+    from inpaint_init.webui_tabs import first_view
+
+    orig = rgb(16, 16)
+    sketch = orig.copy()
+    sketch.paste((255, 0, 0), (4, 4, 8, 8))
+    t = tab_inputs("inpaint sketch", image=sketch, sketch_orig=orig, mask_alpha=50, mask_blur=6)
+    titles = [p[0] for p in first_view(t)]
+    assert titles == ["Original", "Difference mask", "Transparency-scaled mask", "Composite", "Picture init receives", "Mask init receives"]
+    captions = " ".join(p[2] for p in first_view(t))
+    assert "PIL GaussianBlur radius 6" in captions and "OpenCV, sigma 6 (kernel 31)" in captions and "= 127" in captions
+    assert [p[0] for p in first_view(tab_inputs("img2img", image=orig))] == ["Picture init receives"]
+
+
+def test_batch_symlink_loop_visited_once(tmp_path):
+    save(tmp_path / "a.png")
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
+    assert [j.image_path.name for j in batch_jobs(tmp_path)] == ["a.png"]
+
+
+def test_batch_bad_scale_by_before_reading(tmp_path):
+    save(tmp_path / "a.png")
+    with pytest.raises(InitError, match="scale_by"):
+        batch_jobs(tmp_path, scale_by=float("nan"))
+
+
+def test_batch_glob_characters_and_folder_match_read(tmp_path):
+    """(read) from the webui's code, not run: a stem's glob characters act as wildcards, and a
+    matched folder is not a readable mask (the batch aborts)."""
+    inp, md = tmp_path / "in", tmp_path / "m"
+    save(inp / "a[12].png")
+    save(md / "a1.png", Image.new("L", (16, 12), 255))
+    save(md / "zz.png", Image.new("L", (16, 12), 255))
+    (job,) = batch_jobs(inp, mask_dir=md)
+    assert job.mask_path.name == "a1.png"
+    inp2 = tmp_path / "in2"
+    save(inp2 / "d.png")
+    (md / "d.dir").mkdir()
+    with pytest.raises(InitError, match="d.dir"):
+        batch_jobs(inp2, mask_dir=md)
+
+
+@pytest.mark.parametrize("raw, steps", [
+    (b"ASCII\0\0\0" + b"Steps: 14, Sampler: Euler, Seed: 2", 14),
+    (b"JIS\0\0\0\0\0" + "猫\nSteps: 15, Sampler: Euler, Seed: 2".encode("shift_jis"), 15),  # (read): JIS decoding
+    (b"UNICODE\0", 20),  # empty comment: ignored
+    (b"WEIRD\0\0\0" + b"Steps: 16, Sampler: Euler, Seed: 2", 20),  # unknown prefix: undecodable, ignored
+])
+def test_exif_comment_prefixes(tmp_path, raw, steps):
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9286] = raw
+    save(tmp_path / "e.jpg", exif=exif.tobytes())
+    (job,) = batch_jobs(tmp_path, png_info=True, png_info_props=("Steps",))
+    assert job.params.steps == steps
