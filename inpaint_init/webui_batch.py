@@ -29,7 +29,9 @@ __all__ = ["BatchJob", "batch_jobs", "natural_key", "image_files", "read_image",
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 #: The webui's random seed range: ``randrange(4294967294)``.
 SEED_RANGE = 4294967294
-_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])*[^\\]"|[^,]*)(?:,|$)')
+#: A ``Key: value`` pair (spec §4): key = a word character then word characters, spaces, "-" or "/";
+#: value = a double-quoted string with backslash escapes, or everything up to the next comma.
+_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
 
 
 @dataclass

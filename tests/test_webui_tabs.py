@@ -501,3 +501,29 @@ def test_exif_comment_prefixes(tmp_path, raw, steps):
     save(tmp_path / "e.jpg", exif=exif.tobytes())
     (job,) = batch_jobs(tmp_path, png_info=True, png_info_props=("Steps",))
     assert job.params.steps == steps
+
+
+def test_mask_alpha_every_integer_matches_float32_formula():
+    """Against the spec's float32 rule written plainly: v = trunc(float32(1 - a/100) * 255)."""
+    from inpaint_init.webui_tabs import sketch_mask_value
+
+    for a in range(101):
+        f = np.float32(1 - a / 100)
+        assert sketch_mask_value(a) == int(f * np.float32(255)), a
+
+
+def test_parse_parameters_quoted_and_escaped():
+    from inpaint_init.webui_batch import parse_parameters
+
+    got = parse_parameters('p\nSteps: 5, Lora hashes: "a: 1, b: 2", Sampler: Euler, Seed: "7"')
+    assert got == {"Steps": "5", "Lora hashes": "a: 1, b: 2", "Sampler": "Euler", "Seed": "7"}
+    assert parse_parameters(None) == {} and parse_parameters("just a prompt") == {}
+
+
+def test_batch_follows_symlinked_folders_read(tmp_path):
+    """(read) from the webui's code: the walk follows symlinked folders."""
+    save(tmp_path / "elsewhere" / "x.png")
+    (tmp_path / "in").mkdir()
+    save(tmp_path / "in" / "a.png")
+    (tmp_path / "in" / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    assert [str(j.image_path.relative_to(tmp_path / "in")) for j in batch_jobs(tmp_path / "in")] == ["a.png", "link/x.png"]
