@@ -175,6 +175,14 @@ def _sketch(t: TabInputs, sketch: Image.Image, orig: Image.Image, mask_alpha: fl
     except (ValueError, OSError) as e:  # a mode Pillow cannot blur or composite
         raise InitError(f"inpaint sketch: cannot blur or composite a {sketch.mode} picture ({e}); use RGB or RGBA") from e
     t.image, t.mask = t.sketch_composite, t.sketch_mask
+    painted = t.sketch_mask.getextrema()[1]
+    if t.sketch_difference.getextrema()[1] and painted == 0:
+        t.notes.append("Mask transparency 100: the mask is all 0 and the picture is the original; the strokes are gone.")
+    elif 0 < painted < 128:
+        t.notes.append(
+            f"Mask transparency {mask_alpha:g}: painted pixels are {painted}/255, below one half, so with mask rounding on "
+            "the latent mask rounds them to 0 and the strokes' area is not repainted in latent space."
+        )
 
 
 def tab_inputs(

@@ -527,3 +527,13 @@ def test_batch_follows_symlinked_folders_read(tmp_path):
     save(tmp_path / "in" / "a.png")
     (tmp_path / "in" / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     assert [str(j.image_path.relative_to(tmp_path / "in")) for j in batch_jobs(tmp_path / "in")] == ["a.png", "link/x.png"]
+
+
+def test_sketch_notes_on_transparency():
+    orig = rgb(16, 16)
+    sketch = orig.copy()
+    sketch.paste((255, 0, 0), (4, 4, 8, 8))
+    half = tab_inputs("inpaint sketch", image=sketch, sketch_orig=orig, mask_alpha=50).notes
+    assert any("127/255" in n for n in half)
+    assert not tab_inputs("inpaint sketch", image=sketch, sketch_orig=orig, mask_alpha=49).notes  # 130: kept
+    assert any("strokes are gone" in n for n in tab_inputs("inpaint sketch", image=sketch, sketch_orig=orig, mask_alpha=100).notes)
