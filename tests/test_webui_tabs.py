@@ -537,3 +537,16 @@ def test_sketch_notes_on_transparency():
     assert any("127/255" in n for n in half)
     assert not tab_inputs("inpaint sketch", image=sketch, sketch_orig=orig, mask_alpha=49).notes  # 130: kept
     assert any("strokes are gone" in n for n in tab_inputs("inpaint sketch", image=sketch, sketch_orig=orig, mask_alpha=100).notes)
+
+
+def test_half_transparency_repaints_nothing_in_latent_space():
+    """The issue's "nothing repainted at 50 %": 127/255 rounds to 0 in the latent mask; 130 (49 %) rounds to 1."""
+    im = Image.new("RGB", (64, 64), "gray")
+    sketch = im.copy()
+    sketch.paste((255, 0, 0), (8, 8, 56, 56))
+    repainted = []
+    for alpha in (49, 50):
+        t = tab_inputs("inpaint sketch", image=sketch, sketch_orig=im, mask_alpha=alpha)
+        r = run_init(t.image, t.mask, t.params(InitParams(seed=1, width=64, height=64)))
+        repainted.append(float(r.nmask.max()))
+    assert repainted == [1.0, 0.0]
