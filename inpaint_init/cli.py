@@ -4,6 +4,8 @@
     python -m inpaint_init --payload request.json --out DIR
     python -m inpaint_init IMAGE MASK --infotext webui_output.png --out DIR
     python -m inpaint_init IMAGE MASK --sweep mask_blur_x=0,4,8,16 --out DIR
+    python -m inpaint_init SKETCH --tab inpaint-sketch --sketch-orig ORIG --mask-alpha 30 --out DIR
+    python -m inpaint_init batch INPUT_DIR [--mask-dir DIR] [--png-info] --out DIR   (batch --help)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from PIL import Image  # noqa: E402
 from .cache import StageCache  # noqa: E402
 from .pipeline import InitError, InitParams, run_init  # noqa: E402
 from .soft_inpainting import SOFT_PARAMS  # noqa: E402
+from .tabs_cli import add_tab_arguments, apply_tab, export_tab  # noqa: E402
 
 __all__ = ["main", "build_parser", "parse_sweep", "sweep_grid", "SWEEP_VIEWS"]
 
@@ -79,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--vae", help="local VAE path (default: the weightless approximation)")
     v.add_argument("--vae-family", choices=["auto", "sd1", "sdxl", "sd3", "flux"], default="auto")
     v.add_argument("--posterior", choices=["sample", "mean"], default="sample")
+    add_tab_arguments(ap)
     return ap
 
 
@@ -219,6 +223,9 @@ def run(argv=None) -> list[Path]:
         params = job.params
         notes += job.notes + ([f"Unknown infotext keys: {', '.join(job.unknown)}"] if job.unknown else [])
     params = params.replace(**_overrides(args))
+    image, mask, params, tab = apply_tab(args, images[0], mask, params, _open)
+    if tab is not None:
+        images, notes = [image], notes + tab.notes
     vae = None
     if args.vae:
         from .vae_loaders import VAELoadError, load_vae
@@ -237,6 +244,8 @@ def run(argv=None) -> list[Path]:
         raise InitError(f"cannot create --out {out}: {e.strerror or e}") from e
     result.notes[:0] = notes
     written = export_result(result, images[0], out)
+    if tab is not None:
+        written += export_tab(tab, out)
     if sweep:
         name, values = sweep
         grid = sweep_grid(images, mask, params, name, values, vae=vae)
@@ -251,6 +260,11 @@ def run(argv=None) -> list[Path]:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["batch"]:
+        from .tabs_cli import batch_main
+
+        return batch_main(argv[1:])
     try:
         run(argv)
     except InitError as e:
