@@ -41,6 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--payload", help="an img2img API request body (JSON) to run instead of IMAGE/MASK")
     ap.add_argument("--infotext", help="a webui PNG (or a text file) whose parameters to start from")
     ap.add_argument("--sweep", help="NAME=V1,V2,…: one row per value in grid.png (e.g. mask_blur_x=0,4,8,16)")
+    ap.add_argument("--json", action="store_true", help="print one JSON document (summary, notes, findings) and nothing else")
+    add_webui_options(ap)
+    v = ap.add_argument_group("VAE")
+    v.add_argument("--vae", help="local VAE path (default: the weightless approximation)")
+    v.add_argument("--vae-family", choices=["auto", "sd1", "sdxl"], default="auto")
+    v.add_argument("--posterior", choices=["sample", "mean"], default="sample")
+    return ap
+
+
+def add_webui_options(ap: argparse.ArgumentParser) -> None:
+    """The webui's parameters as options (shared with ``audit``); read back by :func:`_overrides`."""
     g = ap.add_argument_group("webui parameters (override --infotext / --payload)")
     g.add_argument("--width", type=int)
     g.add_argument("--height", type=int)
@@ -75,11 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--soft-inpainting", action="store_const", const=True, help="turn soft inpainting on")
     for sp in SOFT_PARAMS:
         s.add_argument(f"--{sp.name.replace('_', '-')}", type=float, help=f"{sp.label} (default {sp.default:g})")
-    v = ap.add_argument_group("VAE")
-    v.add_argument("--vae", help="local VAE path (default: the weightless approximation)")
-    v.add_argument("--vae-family", choices=["auto", "sd1", "sdxl"], default="auto")
-    v.add_argument("--posterior", choices=["sample", "mean"], default="sample")
-    return ap
 
 
 def _overrides(args) -> dict:
@@ -236,7 +242,10 @@ def run(argv=None) -> list[Path]:
     except OSError as e:
         raise InitError(f"cannot create --out {out}: {e.strerror or e}") from e
     result.notes[:0] = notes
-    written = export_result(result, images[0], out)
+    from .findings import diagnose
+
+    findings = diagnose(result, images, mask)
+    written = export_result(result, images[0], out, findings=findings)
     if sweep:
         name, values = sweep
         grid = sweep_grid(images, mask, params, name, values, vae=vae)
@@ -244,13 +253,25 @@ def run(argv=None) -> list[Path]:
         written.append(out / "grid.png")
     if args.zip:
         written.append(zip_directory(out, out.with_suffix(".zip")))
+    summary = {"out": str(out), "files": len(written), "crop_region": result.crop_region, "paste_to": result.paste_to,
+               "findings": [f.as_dict() for f in findings]}  # fmt: skip
+    if args.json:
+        print(json.dumps(summary | {"notes": result.notes}))
+        return written
     for note in result.notes:
         print(f"note: {note}")
-    print(json.dumps({"out": str(out), "files": len(written), "crop_region": result.crop_region, "paste_to": result.paste_to}))
+    for f in findings:
+        print(f"{f.severity}: {f.message}")
+    print(json.dumps(summary))
     return written
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["audit"]:
+        from .audit import main as audit_main
+
+        return audit_main(argv[1:])
     try:
         run(argv)
     except InitError as e:

@@ -405,3 +405,22 @@ def test_diagnose_never_raises_and_numbers_are_the_spec_keys(size, wh, box, blur
             assert ids["painted-not-repainted"].numbers["lost_px"] == want["lost_px"]
         else:
             assert "painted-not-repainted" not in ids
+
+
+def test_cli_json_and_export_report_list_the_findings(tmp_path, capsys):
+    import json
+
+    from inpaint_init.cli import main
+
+    GREY.save(tmp_path / "image.png")
+    stripe(30, 6).save(tmp_path / "mask.png")
+    argv = [str(tmp_path / "image.png"), str(tmp_path / "mask.png"), "--width", "64", "--height", "64", "--seed", "1"]
+    assert main(argv + ["--out", str(tmp_path / "o"), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)  # one JSON document, nothing else
+    want = {"id": "nothing-repainted", "severity": "error", "view": "latent_mask",
+            "numbers": {"painted_px": 384, "repainted_cells": 0}, "fix": {"mask_blur_x": 1, "mask_blur_y": 1}}  # fmt: skip
+    assert [{k: f[k] for k in want} for f in printed["findings"]] == [want]
+    reported = json.loads((tmp_path / "o" / "report.json").read_text())["findings"]
+    assert reported == printed["findings"]
+    assert main(argv + ["--out", str(tmp_path / "t")]) == 0
+    assert "error: Nothing is repainted" in capsys.readouterr().out
