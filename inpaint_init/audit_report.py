@@ -11,7 +11,7 @@ from collections import Counter
 from html import escape
 from pathlib import Path
 
-from .findings import FINDINGS, SEVERITY
+from .findings import FINDINGS, ICON, SEVERITY
 
 __all__ = ["write_report", "render_report"]
 
@@ -23,7 +23,7 @@ table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;p
 .error{color:#b00020}.warning{color:#9a6700}.info{color:#0b5cad}.none{color:#2a7a2a}
 .notes{color:#555;font-size:.9em}code{font-size:.85em;background:#f4f4f4;padding:0 .2em}
 """
-_ICON = {"error": "⛔", "warning": "⚠", "info": "ℹ"}
+_ICON = ICON
 
 
 def _summary(items: list[dict], total: int) -> str:

@@ -29,7 +29,7 @@ from PIL import Image
 from .findings_search import blur_search, mask_chain_quantities, padding_search
 from .pipeline import MAX_SIDE, InitParams, InitResult
 
-__all__ = ["FINDINGS", "SEVERITY", "VIEW", "Finding", "diagnose", "apply_fix"]
+__all__ = ["FINDINGS", "SEVERITY", "VIEW", "ICON", "NO_FINDINGS", "Finding", "diagnose", "apply_fix"]
 
 #: Every finding id, in the spec's table order (errors, warnings, infos).
 FINDINGS = (
@@ -64,6 +64,10 @@ VIEW = {
     "repaint-most": "latent_mask",
     "conditioning-disagrees": "conditioning",
 }
+#: A mark per severity, for one-line displays.
+ICON = {"error": "⛔", "warning": "⚠️", "info": "ℹ️"}
+#: The quiet line shown when diagnose finds nothing.
+NO_FINDINGS = "No findings: none of the checks sees a problem before sampling."
 _PENDING = object()
 
 

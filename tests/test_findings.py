@@ -367,7 +367,7 @@ def _timed(fn) -> float:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     size=st.sampled_from([(64, 64), (96, 64), (64, 80)]),
-    wh=st.sampled_from([(64, 64), (128, 64), (40, 72)]),
+    wh=st.sampled_from([(64, 64), (128, 64), (40, 72), (60, 44)]),
     box=st.tuples(st.integers(0, 60), st.integers(0, 60), st.integers(0, 40), st.integers(0, 40)),
     blur=st.integers(0, 12),
     full=st.booleans(),
@@ -376,11 +376,14 @@ def _timed(fn) -> float:
     fill=st.integers(0, 3),
     kind=st.sampled_from(["standard", "inpainting"]),
     soft=st.booleans(),
+    alpha=st.sampled_from([None, 100, 200]),
 )
-def test_diagnose_never_raises_and_numbers_are_the_spec_keys(size, wh, box, blur, full, invert, mode, fill, kind, soft):
+def test_diagnose_never_raises_and_numbers_are_the_spec_keys(size, wh, box, blur, full, invert, mode, fill, kind, soft, alpha):
     image = Image.new("RGB", size, "gray")
     x, y, w, h = box
     mask = square(size, (x, y, x + w, y + h))
+    if alpha is not None:  # a brush mask whose stroke has a soft alpha
+        mask = rgba_mask(np.asarray(mask) // 255 * np.uint8(alpha))
     p = params(width=wh[0], height=wh[1], mask_blur_x=blur, mask_blur_y=blur, inpaint_full_res=full,
                inpainting_mask_invert=invert, resize_mode=mode, inpainting_fill=fill, model_kind=kind, soft_inpainting=soft)  # fmt: skip
     try:
