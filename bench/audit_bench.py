@@ -7,8 +7,8 @@ over a generated folder of ``--jobs`` photos-like images of ``--size``² with el
 imports are excluded (one warm-up job per worker first); CSV, thumbnails and report.html are
 included, as the audit writes them.
 
-Per-job memory: on the 1-worker cluster, the worker's peak RSS (ru_maxrss) after the jobs
-minus its RSS after the warm-up: what one job at a time adds on top of an idle worker.
+Per-job memory: the worker's peak RSS (ru_maxrss) after the jobs minus its RSS after a 64²
+warm-up job: what one job at a time adds on top of an idle, imported worker.
 """
 
 from __future__ import annotations
@@ -82,10 +82,12 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=512)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        images, masks = make_folder(Path(tmp), args.jobs + 1, args.size)
+        images, masks = make_folder(Path(tmp) / "jobs", args.jobs, args.size)
         base = InitParams(width=args.size, height=args.size, seed=1, inpainting_fill=0)
-        all_jobs = batch_jobs(images, mask_dir=masks, base=base, on_error="skip")
-        warm, jobs = all_jobs[0], all_jobs[1:]
+        jobs = batch_jobs(images, mask_dir=masks, base=base, on_error="skip")
+        # A 64² warm-up job: imports and lazy set-up, without reaching a 512² job's peak memory.
+        wi, wm = make_folder(Path(tmp) / "warm", 2, 64)
+        warm = batch_jobs(wi, mask_dir=wm, base=base.replace(width=64, height=64), on_error="skip")[0]
         rows = [measure(n, jobs, warm, Path(tmp) / f"out{n}") for n in (1, 2)]
     print(f"{'workers':>7} {'jobs':>5} {'s':>7} {'jobs/s':>7} {'worker RSS MB':>13} {'per-job peak MB':>15}")
     for r in rows:

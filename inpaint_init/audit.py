@@ -13,7 +13,9 @@ has one card per job (thumbnails in ``OUT/thumbs/``) and a table of ids × count
 CSV columns (:data:`CSV_COLUMNS`): one row per job and finding, in the order jobs finish (``job``
 is the job's index in batch order); a job without findings has one row with an empty ``id``; a
 job that could not run (skipped by the batch, unreadable) has one row with its ``error``.
-Exit status: 0 when the audit ran (whatever it found), 2 on bad arguments.
+Exit status: 0 when the audit ran (whatever it found), 2 on bad arguments, 130 when interrupted.
+With ``--scheduler``, the workers must see INPUT_DIR and the mask folder at the same paths and
+be able to import ``inpaint_init``; the files are read on the workers.
 """
 
 from __future__ import annotations
@@ -234,6 +236,9 @@ def main(argv=None) -> int:
     try:
         with client:
             results = run_audit(jobs, out, client, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {out / 'findings.csv'} and report.html keep the finished jobs", file=sys.stderr)
+        return 130
     finally:
         if cluster is not None:
             cluster.close()
