@@ -145,3 +145,16 @@ def test_cli_dispatches_audit(tmp_path):
     from inpaint_init.cli import main as cli_main
 
     assert cli_main(["audit", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_default_local_cluster_one_mask_for_every_image(tmp_path, capsys):
+    images, masks = tmp_path / "i", tmp_path / "m"
+    images.mkdir(), masks.mkdir()
+    for n in ("a", "b"):
+        Image.new("RGB", (64, 64), "gray").save(images / f"{n}.png")
+    ellipse((64, 64), (16, 16, 48, 48)).save(masks / "only.png")  # one candidate: the mask of every image
+    rc = main([str(images), "--mask-dir", str(masks), "--out", str(tmp_path / "o"), "--workers", "1", *ARGS])
+    assert rc == 0
+    rows = read_csv(tmp_path / "o" / "findings.csv")
+    assert sorted(Path(r["file"]).name for r in rows) == ["a.png", "b.png"]
+    assert all(Path(r["mask"]).name == "only.png" and not r["error"] for r in rows)
