@@ -20,7 +20,7 @@ from .masks import blur_mask, invert_mask
 from .pipeline import InitParams, InitResult
 from .resize import ResizeMode, resize_image
 
-__all__ = ["painted_frame", "cell_counts", "mask_chain_quantities", "blur_search", "padding_search"]
+__all__ = ["painted_frame", "cell_counts", "mask_chain_quantities", "mask_chain", "blur_search", "padding_search"]
 
 
 def _painted(result: InitResult) -> Image.Image:
@@ -97,6 +97,26 @@ def _holds(which: str, c: dict) -> bool:
     return c["lost_share"] < 0.20
 
 
+def mask_chain(painted: Image.Image, p: InitParams, blur: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(P, L)`` that init would give with Mask blur ``blur`` on both axes and ``p`` otherwise:
+    the mask's part of run_init (blur, crop region, resize, latent mask) with its own functions.
+    None when Only masked would find the blurred mask blank (init then drops the mask)."""
+    W, H = p.width, p.height
+    blurred = blur_mask(painted, blur, blur)
+    if p.inpaint_full_res:
+        box = get_crop_region(np.asarray(blurred), p.inpaint_full_res_padding)
+        if box is None:
+            return None
+        crop = expand_crop_region(box, W, H, blurred.width, blurred.height)
+        image_mask = resize_image(ResizeMode.RESIZE_AND_FILL, blurred.crop(crop), W, H)
+        P = painted_frame(painted, p, crop)
+    else:
+        image_mask, P = resize_image(p.resize_mode, blurred, W, H), painted_frame(painted, p, None)
+    source = p.latent_mask if p.latent_mask is not None else image_mask
+    _, nmask = latent_masks(latent_mask_image(source, W // 8, H // 8), 1, p.effective_mask_round)
+    return P, nmask[0].numpy() >= 0.5
+
+
 def blur_search(result: InitResult, which: str) -> dict | None:
     """The blur search: b = ⌈max(blur_x, blur_y)⌉ − 1 down to 0, the first b with which the
     condition of ``which`` holds ("nothing-repainted": some cell repainted;
@@ -104,22 +124,9 @@ def blur_search(result: InitResult, which: str) -> dict | None:
     None when no b does."""
     p = result.params
     painted = _painted(result)
-    W, H = p.width, p.height
-    P_whole = None if p.inpaint_full_res else painted_frame(painted, p, None)
     for b in range(math.ceil(max(p.mask_blur_x, p.mask_blur_y)) - 1, -1, -1):
-        blurred = blur_mask(painted, b, b)
-        if p.inpaint_full_res:
-            box = get_crop_region(np.asarray(blurred), p.inpaint_full_res_padding)
-            if box is None:  # blank: init would fall back to plain img2img, no mask in use
-                continue
-            crop = expand_crop_region(box, W, H, blurred.width, blurred.height)
-            image_mask = resize_image(ResizeMode.RESIZE_AND_FILL, blurred.crop(crop), W, H)
-            P = painted_frame(painted, p, crop)
-        else:
-            image_mask, P = resize_image(p.resize_mode, blurred, W, H), P_whole
-        source = p.latent_mask if p.latent_mask is not None else image_mask
-        _, nmask = latent_masks(latent_mask_image(source, W // 8, H // 8), 1, p.effective_mask_round)
-        if _holds(which, cell_counts(P, nmask[0].numpy() >= 0.5)):
+        frames = mask_chain(painted, p, b)
+        if frames is not None and _holds(which, cell_counts(*frames)):
             return {"mask_blur_x": b, "mask_blur_y": b}
     return None
 

@@ -427,3 +427,32 @@ def test_cli_json_and_export_report_list_the_findings(tmp_path, capsys):
     assert reported == printed["findings"]
     assert main(argv + ["--out", str(tmp_path / "t")]) == 0
     assert "error: Nothing is repainted" in capsys.readouterr().out
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    size=st.sampled_from([(64, 64), (96, 64), (64, 80)]),
+    wh=st.sampled_from([(64, 64), (128, 64), (40, 72)]),
+    box=st.tuples(st.integers(0, 60), st.integers(0, 60), st.integers(1, 40), st.integers(1, 40)),
+    blur=st.integers(0, 9),
+    full=st.booleans(),
+    invert=st.integers(0, 1),
+    mode=st.integers(0, 2),
+    soft=st.booleans(),
+)
+def test_the_searches_mask_chain_is_run_inits(size, wh, box, blur, full, invert, mode, soft):
+    """The fix searches re-run only the mask's part of init: its latent mask must be run_init's."""
+    from inpaint_init.findings_search import mask_chain
+
+    x, y, w, h = box
+    mask = square(size, (x, y, x + w, y + h))
+    p = params(width=wh[0], height=wh[1], mask_blur_x=blur, mask_blur_y=blur, inpaint_full_res=full,
+               inpainting_mask_invert=invert, resize_mode=mode, soft_inpainting=soft)  # fmt: skip
+    r = run(Image.new("RGB", size, "gray"), mask, p)
+    painted = Image.fromarray(255 - np.asarray(r.binary_mask)) if invert else r.binary_mask
+    frames = mask_chain(painted, p, blur)
+    if r.nmask is None:
+        assert frames is None or not full
+        return
+    assert frames is not None
+    np.testing.assert_array_equal(frames[1], r.nmask[0].numpy() >= 0.5)
