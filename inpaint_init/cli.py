@@ -4,6 +4,7 @@
     python -m inpaint_init --payload request.json --out DIR
     python -m inpaint_init IMAGE MASK --infotext webui_output.png --out DIR
     python -m inpaint_init IMAGE MASK --sweep mask_blur_x=0,4,8,16 --out DIR
+    python -m inpaint_init audit INPUT_DIR [--mask-dir DIR] [--png-info] [options] --out OUT  (see audit.py)
 """
 
 from __future__ import annotations
