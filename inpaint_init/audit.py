@@ -64,9 +64,9 @@ def local_cluster(workers: int):
 
 
 def _load(job):
-    """(image, mask) of a BatchJob, read on the worker."""
-    loaded = job.load()
-    return (loaded[0], loaded[1]) if isinstance(loaded, tuple) else (loaded.image, loaded.mask)
+    """(images, mask) of a BatchJob, read on the worker: ``batch_size`` copies of the picture."""
+    images, mask = job.load()
+    return images, mask
 
 
 def audit_job(job, thumb: int = THUMB) -> dict:
@@ -84,9 +84,9 @@ def audit_job(job, thumb: int = THUMB) -> dict:
     try:
         if job.skipped:
             raise InitError(f"skipped by the webui's batch: {job.skipped}")
-        image, mask = _load(job)
-        result = run_init(image, mask, job.params, decode=False)
-        out["findings"] = [f.as_dict() for f in diagnose(result, image, mask)]
+        images, mask = _load(job)
+        result = run_init(images, mask, job.params, decode=False)
+        out["findings"] = [f.as_dict() for f in diagnose(result, images, mask)]
         out["notes"] += result.notes
         out["thumb"] = _thumbnail(result, thumb)
     except InitError as e:

@@ -85,8 +85,8 @@ def test_audit_end_to_end(folder, cluster, tmp_path, capsys):
     for job in jobs:
         if job.skipped:
             continue
-        image, mask = job.load()
-        want = [f.as_dict() for f in diagnose(run_init(image, mask, job.params, decode=False), image, mask)]
+        images, mask = job.load()
+        want = [f.as_dict() for f in diagnose(run_init(images, mask, job.params, decode=False), images, mask)]
         got = [r for r in by_file[Path(job.image_path).name] if r["id"]]
         assert [(r["id"], r["severity"], json.loads(r["numbers"]), json.loads(r["fix"]) if r["fix"] else None) for r in got] == [
             (f["id"], f["severity"], f["numbers"], f["fix"]) for f in want
