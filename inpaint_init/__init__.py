@@ -26,8 +26,12 @@ from .webui_io import parse_api_payload, params_from_infotext, read_png_infotext
 from .export import export_result
 from .compare import compare
 from .ab import compare_results
+from .findings import FINDINGS, Finding, diagnose
 
 __all__ = [
+    "FINDINGS",
+    "Finding",
+    "diagnose",
     "SAMPLERS",
     "SamplerPlan",
     "VAELoadError",

@@ -6,6 +6,7 @@
     python -m inpaint_init IMAGE MASK --sweep mask_blur_x=0,4,8,16 --out DIR
     python -m inpaint_init SKETCH --tab inpaint-sketch --sketch-orig ORIG --mask-alpha 30 --out DIR
     python -m inpaint_init batch INPUT_DIR [--mask-dir DIR] [--png-info] --out DIR   (batch --help)
+    python -m inpaint_init audit INPUT_DIR [--mask-dir DIR] [--png-info] [options] --out OUT  (see audit.py)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from PIL import Image  # noqa: E402
 from .cache import StageCache  # noqa: E402
 from .pipeline import InitError, InitParams, run_init  # noqa: E402
 from .soft_inpainting import SOFT_PARAMS  # noqa: E402
+from .flavour import FORGE_TRY_REPRODUCE  # noqa: E402
 from .tabs_cli import add_tab_arguments, apply_tab, export_tab  # noqa: E402
 
 __all__ = ["main", "build_parser", "parse_sweep", "sweep_grid", "SWEEP_VIEWS"]
@@ -44,6 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--payload", help="an img2img API request body (JSON) to run instead of IMAGE/MASK")
     ap.add_argument("--infotext", help="a webui PNG (or a text file) whose parameters to start from")
     ap.add_argument("--sweep", help="NAME=V1,V2,…: one row per value in grid.png (e.g. mask_blur_x=0,4,8,16)")
+    ap.add_argument("--json", action="store_true", help="print one JSON document (summary, notes, findings) and nothing else")
+    add_webui_options(ap)
+    v = ap.add_argument_group("VAE")
+    v.add_argument("--vae", help="local VAE path (default: the weightless approximation)")
+    v.add_argument("--vae-family", choices=["auto", "sd1", "sdxl", "sd3", "flux"], default="auto")
+    v.add_argument("--posterior", choices=["sample", "mean"], default="sample")
+    add_tab_arguments(ap)
+    return ap
+
+
+def add_webui_options(ap: argparse.ArgumentParser) -> None:
+    """The webui's parameters as options (shared with ``audit``); read back by :func:`_overrides`."""
     g = ap.add_argument_group("webui parameters (override --infotext / --payload)")
     g.add_argument("--width", type=int)
     g.add_argument("--height", type=int)
@@ -66,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--steps", type=int)
     g.add_argument("--denoising-strength", type=float)
     g.add_argument("--fix-steps", action="store_const", const=True, dest="img2img_fix_steps")
+    g.add_argument("--flavour", choices=["webui", "forge"], help="whose rules: webui v1.10.1 (default) or Forge (dfdcbab6)")
+    g.add_argument("--forge-try-reproduce", choices=list(FORGE_TRY_REPRODUCE), help="Forge's 'Try to reproduce' option")
     n = ap.add_argument_group("noise (the webui's seed extras and settings)")
     n.add_argument("--rng", choices=["GPU", "CPU", "NV"], dest="randn_source", help="random number generator source (default GPU)")
     n.add_argument("--subseed", type=int, help="variation seed")
@@ -78,12 +94,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--soft-inpainting", action="store_const", const=True, help="turn soft inpainting on")
     for sp in SOFT_PARAMS:
         s.add_argument(f"--{sp.name.replace('_', '-')}", type=float, help=f"{sp.label} (default {sp.default:g})")
-    v = ap.add_argument_group("VAE")
-    v.add_argument("--vae", help="local VAE path (default: the weightless approximation)")
-    v.add_argument("--vae-family", choices=["auto", "sd1", "sdxl", "sd3", "flux"], default="auto")
-    v.add_argument("--posterior", choices=["sample", "mean"], default="sample")
-    add_tab_arguments(ap)
-    return ap
 
 
 def _overrides(args) -> dict:
@@ -243,7 +253,10 @@ def run(argv=None) -> list[Path]:
     except OSError as e:
         raise InitError(f"cannot create --out {out}: {e.strerror or e}") from e
     result.notes[:0] = notes
-    written = export_result(result, images[0], out)
+    from .findings import diagnose
+
+    findings = diagnose(result, images, mask)
+    written = export_result(result, images[0], out, findings=findings)
     if tab is not None:
         written += export_tab(tab, out)
     if sweep:
@@ -253,9 +266,16 @@ def run(argv=None) -> list[Path]:
         written.append(out / "grid.png")
     if args.zip:
         written.append(zip_directory(out, out.with_suffix(".zip")))
+    summary = {"out": str(out), "files": len(written), "crop_region": result.crop_region, "paste_to": result.paste_to,
+               "findings": [f.as_dict() for f in findings]}  # fmt: skip
+    if args.json:
+        print(json.dumps(summary | {"notes": result.notes}))
+        return written
     for note in result.notes:
         print(f"note: {note}")
-    print(json.dumps({"out": str(out), "files": len(written), "crop_region": result.crop_region, "paste_to": result.paste_to}))
+    for f in findings:
+        print(f"{f.severity}: {f.message}")
+    print(json.dumps(summary))
     return written
 
 
@@ -265,6 +285,10 @@ def main(argv=None) -> int:
         from .tabs_cli import batch_main
 
         return batch_main(argv[1:])
+    if argv[:1] == ["audit"]:
+        from .audit import main as audit_main
+
+        return audit_main(argv[1:])
     try:
         run(argv)
     except InitError as e:

@@ -36,9 +36,16 @@ def _versions() -> dict[str, str]:
     return {"torch": torch.__version__, "pillow": PIL.__version__, "opencv": cv2.__version__, "numpy": np.__version__}
 
 
-def report(result: InitResult) -> dict:
-    """Parameters, shapes, crop numbers, sampler start, timings and notes, JSON-ready."""
+def report(result: InitResult, image=None, mask=None, findings=None) -> dict:
+    """Parameters, shapes, crop numbers, sampler start, timings, notes and findings, JSON-ready.
+
+    ``findings``: already diagnosed ones (:class:`~inpaint_init.findings.Finding`); otherwise
+    :func:`~inpaint_init.findings.diagnose` runs on the result (``image``/``mask``: its inputs).
+    """
+    from .findings import diagnose
+
     r = result
+    findings = diagnose(r, image, mask) if findings is None else findings
     shapes = {name: list(getattr(r, name).shape) for name in TENSOR_FIELDS if getattr(r, name) is not None}
     plan = r.sampler_plan
     return {
@@ -79,6 +86,7 @@ def report(result: InitResult) -> dict:
         "timings_ms": {k: round(v * 1000, 3) for k, v in r.timings.items()},
         "cached_stages": sorted(r.cached_stages),
         "notes": r.notes,
+        "findings": [f.as_dict() for f in findings],
         "versions": _versions(),
     }
 
@@ -132,10 +140,13 @@ def contact_sheet(result: InitResult, image: Image.Image, columns: int = 4, tile
     )
 
 
-def export_result(result: InitResult, image: Image.Image, out_dir: str | Path, mask: Image.Image | None = None) -> list[Path]:
+def export_result(
+    result: InitResult, image: Image.Image, out_dir: str | Path, mask: Image.Image | None = None, findings=None
+) -> list[Path]:
     """Write stages/*.png, views/*.png, tensors.safetensors, report.json and contact_sheet.png
     into ``out_dir``, and with ``mask`` given the inputs as inputs/image.png and inputs/mask.png
-    (so the export alone reproduces the job); returns the paths written."""
+    (so the export alone reproduces the job); returns the paths written. ``findings``: see
+    :func:`report`."""
     from safetensors.torch import save_file
 
     out = Path(out_dir)
@@ -176,7 +187,7 @@ def export_result(result: InitResult, image: Image.Image, out_dir: str | Path, m
         tensors[f"color_corrections_{i}"] = torch.from_numpy(np.ascontiguousarray(lab))
     save_file(tensors, str(out / "tensors.safetensors"), metadata={"source": "inpaint_init"})
     written.append(out / "tensors.safetensors")
-    (out / "report.json").write_text(json.dumps(report(result), indent=2, default=str))
+    (out / "report.json").write_text(json.dumps(report(result, image, mask, findings), indent=2, default=str))
     written.append(out / "report.json")
     save(contact_sheet(result, image, views=views), out / "contact_sheet.png")
     return written
