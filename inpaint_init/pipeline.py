@@ -188,7 +188,7 @@ def _result(run: StageRunner, p: InitParams, vae, rules: JobRules, full_res: boo
         seeds=list(run.get("noise_seeds")), overlay_images=per_batch(run.get("overlay_images", []), batch),
         color_corrections=per_batch(out["color_corrections"], batch) if p.color_correction else None,
         vae_name=getattr(vae, "name", type(vae).__name__), timings=run.timings, cached_stages=run.cached, notes=notes,
-        calls=run.calls,
+        calls=run.calls, init_image_size=run.get("init_images")[0].size, mask_input=run.get("mask_image"),
     )  # fmt: skip
     return InitResult(**out)
 

@@ -68,6 +68,9 @@ class InitResult:
     family: str = "sd1"
     randn_source: str = "GPU"  # the source every draw used (Forge's "Try to reproduce" can change it)
     differences: list = field(default_factory=list)
+    #: The first init image's size as given, and the mask as given (decoded): what diagnosis reads.
+    init_image_size: tuple | None = None
+    mask_input: Image.Image | None = None
     #: Every stage call of this run, in order: which stage, from which inputs, cache hit or not.
     calls: list = field(default_factory=list)
 

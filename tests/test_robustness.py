@@ -194,7 +194,12 @@ class TestApp:
     def test_binds_localhost_unless_told(self):
         args = app.parse_args([])
         assert args.host == "127.0.0.1" and not args.share
-        assert app.parse_args(["--host", "0.0.0.0", "--share"]).share
+        assert app.parse_args(["--host", "0.0.0.0", "--share", "--auth", "me:secret"]).share
+        # Beyond this machine only with a login, or an explicit opt-out (#25).
+        for argv in (["--host", "0.0.0.0"], ["--share"], ["--share", "--auth", "nopass"]):
+            with pytest.raises(SystemExit):
+                app.parse_args(argv)
+        assert app.parse_args(["--host", "0.0.0.0", "--insecure-no-auth"]).insecure_no_auth
 
     def test_uploads_are_capped_and_bombs_refused_by_pil(self):
         assert app.MAX_UPLOAD == "25mb"

@@ -146,3 +146,40 @@ def test_session_newest_values_win_whatever_order_requests_run_in():
     # a request sent earlier (stamp 180) but started later brings back nothing older
     assert session.newest({"blur": 14}, 180.0) == {"blur": 6}
     assert session.newest({"blur": 9}, None) == {"blur": 9}  # unstamped (API, tests): taken as newest
+
+
+def test_a_flood_of_fresh_sessions_never_evicts_an_active_visitor():
+    from PIL import Image
+
+    store = SessionStore(max_sessions=8, max_bytes=10 * 2**20, protect_s=300)
+    visitor = store.get("visitor")
+    visitor.image = Image.new("RGB", (512, 512))
+    visitor.last = ("image", type("R", (), {})(), {})  # has computed
+    for i in range(100):  # scripted requests with made-up ids
+        store.get(f"fresh-{i}")
+    assert store.get("visitor") is visitor and len(store) <= 8
+    # by bytes: big idle-ish sessions that never computed go first, the visitor stays
+    for i in range(5):
+        s = store.get(f"big-{i}")
+        s.image = Image.new("RGB", (1024, 1024))  # 3 MB each
+    store.get("one-more")
+    assert store.get("visitor") is visitor
+    assert sum(store.nbytes(s) for s in store._sessions.values()) <= 10 * 2**20
+
+
+def test_stale_folders_of_dead_processes_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from webapp.tempfiles import own_folder, remove_stale
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)
+    (tmp_path / f"inpaint-init-views-{pid}-abc").mkdir()
+    (tmp_path / f"inpaint-init-views-{pid}-abc" / "x.png").write_bytes(b"x")
+    (tmp_path / "inpaint-init-views-1-live").mkdir()  # pid 1 is alive (init)
+    (tmp_path / "unrelated").mkdir()
+    mine = own_folder("inpaint-init-views-", tmp_path)
+    assert not (tmp_path / f"inpaint-init-views-{pid}-abc").exists()
+    assert (tmp_path / "inpaint-init-views-1-live").exists() and (tmp_path / "unrelated").exists() and mine.exists()
+    assert remove_stale(tmp_path, "inpaint-init-views-") == []  # its own folder is kept

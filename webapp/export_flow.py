@@ -14,12 +14,16 @@ from .controls import CONTROL_NAMES, params_from_controls, vae_backend
 from .api import stateless_session
 from .session import Session
 from .state import session_for
+from .tempfiles import own_folder
 
 
 _EXPORTS: dict[str, Path] = {}
-
-
 _EXPORTS_LOCK = threading.Lock()
+#: Exports kept on disk at once (one per session, the oldest removed first), and how long one
+#: stays: Gradio copies what it serves into its own cache (cleaned on its schedule) at once.
+MAX_EXPORTS = 16
+EXPORT_TTL_S = 600
+_FOLDER = None
 
 
 def export_session(session: Session, values: dict, key: str | None = None):
@@ -36,16 +40,37 @@ def export_session(session: Session, values: dict, key: str | None = None):
     backend = vae_backend(values["vae"], values["vae_posterior"], values["vae_sample_seed"])
     # No cache: the report's timings are what each stage costs, not 0.0 for cached ones.
     result = run_init(session.image, session.mask, params, vae=backend, result_image=session.soft_result)
-    folder = Path(tempfile.mkdtemp(prefix="inpaint-init-")) / "export"
+    folder = Path(tempfile.mkdtemp(dir=_export_folder())) / "export"
     written = export_result(result, session.image, folder, mask=session.mask)
     archive = zip_directory(folder, folder.with_suffix(".zip"))
     shutil.rmtree(folder, ignore_errors=True)
     with _EXPORTS_LOCK:
-        old = _EXPORTS.get(key)
+        gone = [_EXPORTS.pop(key)] if key in _EXPORTS else []
         _EXPORTS[key] = archive.parent
-    if old is not None:
+        while len(_EXPORTS) > MAX_EXPORTS:
+            gone.append(_EXPORTS.pop(next(iter(_EXPORTS))))
+    for old in gone:
         shutil.rmtree(old, ignore_errors=True)
+    timer = threading.Timer(EXPORT_TTL_S, _expire, (key, archive.parent))
+    timer.daemon = True
+    timer.start()
     return str(archive), f"✅ {len(written)} files (with the input image and mask; timings measured without the cache)"
+
+
+def _export_folder() -> Path:
+    global _FOLDER
+    if _FOLDER is None:
+        _FOLDER = own_folder("inpaint-init-exports-")
+    return _FOLDER
+
+
+def _expire(key, folder: Path) -> None:
+    import shutil
+
+    with _EXPORTS_LOCK:
+        if _EXPORTS.get(key) == folder:
+            del _EXPORTS[key]
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def export_ui(editor, mask_upload, *control_values):

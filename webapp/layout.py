@@ -95,8 +95,8 @@ def build_demo() -> gr.Blocks:
     first_image, first_mask, first = load_example(EXAMPLES[0].name)
     initial = h.initial_page(DEFAULT_VALUES)
     d = DEFAULT_VALUES
-    # Gradio keeps a copy of every picture it serves: delete those older than an hour, every 10 min.
-    with gr.Blocks(title="inpaint-init", delete_cache=(600, 3600)) as demo:
+    # Gradio keeps a copy of every file it serves: delete those older than 15 minutes, every 5 minutes.
+    with gr.Blocks(title="inpaint-init", delete_cache=(300, 900)) as demo:
         gr.Markdown(
             "# inpaint-init\nWhat the AUTOMATIC1111 webui does to an image and a mask **before** it paints: every stage of "
             "img2img's inpaint initialisation, recomputed on every change.",

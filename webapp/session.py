@@ -103,30 +103,70 @@ class Session:
             self.touched = time.monotonic()
 
 
-class SessionStore:
-    """Sessions by Gradio's session hash, at most ``max_sessions`` (least recently used go first)
-    and none idle for more than ``idle_s`` seconds: memory stays bounded however many visitors."""
+def _picture_bytes(image) -> int:
+    return 0 if image is None else image.width * image.height * len(image.getbands())
 
-    def __init__(self, max_sessions: int = 64, idle_s: float = 3600.0):
-        self.max_sessions = max_sessions
-        self.idle_s = idle_s
+
+class SessionStore:
+    """Sessions by Gradio's session hash, bounded in number and in bytes, so memory stays bounded
+    however many visitors (or scripted requests with made-up session ids) arrive.
+
+    Over a bound, sessions go in this order: idle for more than ``idle_s``; then those that never
+    computed anything (a request with a fresh id, a page never used), oldest first; then the
+    least recently used that were not active in the last ``protect_s`` seconds. A session active
+    in the last ``protect_s`` is never evicted to make room: a flood of fresh ids evicts itself.
+    ``shared`` holds pictures several sessions point to (the examples'), which count for none.
+    """
+
+    def __init__(self, max_sessions: int = 512, max_bytes: int = 1536 * 2**20, idle_s: float = 3600.0, protect_s: float = 300.0):
+        self.max_sessions, self.max_bytes, self.idle_s, self.protect_s = max_sessions, max_bytes, idle_s, protect_s
+        self.shared: set[int] = set()
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
+
+    def nbytes(self, session: Session) -> int:
+        """What a session holds of its own: its pictures, and the results it keeps (last, pinned)."""
+        from inpaint_init.cache import estimate_nbytes
+
+        total = sum(_picture_bytes(p) for p in (session.image, session.painted, session.uploaded, session.soft_result) if p is not None and id(p) not in self.shared)
+        for held in (session.last, session.pinned):
+            if held is not None:
+                result = held[1] if session.last is held else held[0]
+                memo = session.__dict__.setdefault("_result_bytes", {})
+                if id(result) not in memo:
+                    memo.clear() if len(memo) > 4 else None
+                    memo[id(result)] = sum(estimate_nbytes(v) for v in vars(result).values() if not isinstance(v, (str, int, float)))
+                total += memo[id(result)]
+        return total
 
     def get(self, key: str | None) -> Session:
         key = key or "anonymous"
         now = time.monotonic()
         with self._lock:
-            for old in [k for k, s in self._sessions.items() if now - s.touched > self.idle_s]:
-                del self._sessions[old]
             session = self._sessions.get(key)
             if session is None:
                 session = self._sessions[key] = Session()
             self._sessions.move_to_end(key)
-            while len(self._sessions) > self.max_sessions:
-                self._sessions.popitem(last=False)
             session.touched = now
+            self._evict(now, keep=key)
             return session
+
+    def _evict(self, now: float, keep: str) -> None:
+        for old in [k for k, s in self._sessions.items() if now - s.touched > self.idle_s and k != keep]:
+            del self._sessions[old]
+        sizes = {k: self.nbytes(s) for k, s in self._sessions.items()}
+        total = sum(sizes.values())
+
+        def over() -> bool:
+            return len(self._sessions) > self.max_sessions or total > self.max_bytes
+
+        never = [k for k, s in self._sessions.items() if s.last is None and k != keep]
+        resting = [k for k, s in self._sessions.items() if s.last is not None and now - s.touched > self.protect_s and k != keep]
+        for k in never + resting:  # both oldest first (the dict is in order of use)
+            if not over():
+                break
+            total -= sizes.pop(k)
+            del self._sessions[k]
 
     def __len__(self) -> int:
         return len(self._sessions)

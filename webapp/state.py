@@ -8,6 +8,7 @@ without seeing each other's results; everything a visitor made is in their
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +21,7 @@ from inpaint_init.examples import EXAMPLES, load_example
 from inpaint_init.pipeline import MAX_PIXELS
 
 from .pictures import PictureStore
+from .tempfiles import own_folder
 from .session import Session, SessionStore
 
 
@@ -49,8 +51,7 @@ def _picture_folder() -> str:
     # otherwise hash and copy every output picture into it (~3 ms per 512² picture).
     from gradio.utils import get_upload_folder
 
-    Path(get_upload_folder()).mkdir(parents=True, exist_ok=True)
-    return tempfile.mkdtemp(prefix="inpaint-init-views-", dir=get_upload_folder())
+    return str(own_folder("inpaint-init-views-", get_upload_folder()))
 
 
 PICTURES = PictureStore(_picture_folder(), level=1)
@@ -104,13 +105,22 @@ def session_for(request: gr.Request | None) -> Session:
     return session
 
 
+@functools.lru_cache(maxsize=None)
+def shared_example(name: str) -> tuple[Image.Image, Image.Image]:
+    """An example's picture and mask, made once and shared by every session that shows it (no
+    stage or view modifies a picture): a new visitor costs no picture memory."""
+    image, mask, _ = load_example(name)
+    SESSIONS.shared.update({id(image), id(mask)})
+    return image, mask
+
+
 def start_with_example(session: Session, name: str) -> None:
     """An example's image and mask into the session. The mask goes in as the uploaded mask, also
     for the painted (RGBA brush) ones: Gradio's editor, given a new picture and a mask layer,
     can lay the layer out in the previous picture's canvas (the Chelsea mask showed a fifth of
     the picture away from where the views used it). Init reads an RGBA mask the same way either
     way (alpha > 128)."""
-    image, mask, ex = load_example(name)
+    image, mask = shared_example(name)
     session.image = image
     session.painted = None
     session.uploaded = mask
