@@ -18,7 +18,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from .noise import RANDN_SOURCES
-from .pipeline import InitError, InitParams
+from .pipeline import MAX_PIXELS, InitError, InitParams
 from .resize import RESIZE_MODE_LABELS
 from .sampler import SAMPLERS
 from .soft_inpainting import SOFT_PARAMS
@@ -244,7 +244,11 @@ def _resize_mode(value) -> int:
     raise InitError(f"Resize mode {value!r} is not one of {list(RESIZE_MODE_LABELS.values())}")
 
 
-def decode_base64_image(data: str, what: str) -> Image.Image:
+#: The most init images a body may hold (the webui's largest batch size).
+MAX_BATCH = 64
+
+
+def decode_base64_image(data: str, what: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """A base64 image as the webui's API takes it (spec §12): a ``data:image/…;base64,`` prefix
     is removed (the text after the first ``;``, then after the first ``,``), characters outside
     the base64 alphabet are dropped, the padding must be right; then EXIF orientation is applied
@@ -262,9 +266,19 @@ def decode_base64_image(data: str, what: str) -> Image.Image:
     if not raw:
         raise InitError(f"{what} is empty after base64 decoding")
     try:
-        image = Image.open(io.BytesIO(raw))
+        try:
+            image = Image.open(io.BytesIO(raw))  # reads the header only
+        except Image.DecompressionBombError as e:  # PIL's own header check, where a caller set one
+            side = int(min(max_pixels, 2 * (Image.MAX_IMAGE_PIXELS or max_pixels)) ** 0.5)
+            raise InitError(f"{what} has more pixels than the limit here ({side}×{side}); nothing was decoded") from e
+        w, h = image.size
+        if w * h > max_pixels:  # before a single pixel is decoded
+            side = int(max_pixels**0.5)
+            raise InitError(f"{what} is {w}×{h} = {w * h / 2**20:.0f} MP; the limit is {max_pixels // 2**20} MP ({side}×{side})")
         image.load()
         image = ImageOps.exif_transpose(image)
+    except InitError:
+        raise
     except (OSError, Image.DecompressionBombError, SyntaxError, ValueError) as e:
         raise InitError(f"{what} is not a readable image ({e})") from e
     if image.mode in ("RGB", "P") and "transparency" in image.info and isinstance(image.info["transparency"], bytes):
@@ -364,7 +378,7 @@ def _coerce(kind: str, key: str, value):
     raise bad
 
 
-def parse_api_payload(payload: dict | str | bytes) -> ImportedJob:
+def parse_api_payload(payload: dict | str | bytes, decode_images: int | None = None, max_pixels: int = MAX_PIXELS) -> ImportedJob:
     """An img2img API request body (``/sdapi/v1/img2img``) → images, mask and parameters, by
     the API's own rules (spec §12), each rule that changed something stated in ``notes``:
 
@@ -396,12 +410,17 @@ def parse_api_payload(payload: dict | str | bytes) -> ImportedJob:
         raise InitError("the body has no init_images (the webui's API answers 404)")
     if not isinstance(images, list) or not images:
         raise InitError("init_images must be a non-empty list of base64 images")
-    job.init_images = [decode_base64_image(d, f"init_images[{i}]") for i, d in enumerate(images)]
+    if len(images) > MAX_BATCH:  # counted before anything is decoded
+        raise InitError(f"init_images holds {len(images)} images; a batch holds at most {MAX_BATCH}")
+    used = images if decode_images is None else images[:decode_images]
+    job.init_images = [decode_base64_image(d, f"init_images[{i}]", max_pixels) for i, d in enumerate(used)]
+    if len(used) < len(images):
+        job.notes.append(f"{len(images)} init images: only the first {len(used)} decoded and shown; the library and CLI take all.")
     mask = payload.get("mask")
     if mask == "":
         raise InitError("mask is an empty string: the webui passes it on undecoded and its init fails; leave it out (or null) for no mask")
     if mask is not None:
-        job.mask = decode_base64_image(mask, "mask")
+        job.mask = decode_base64_image(mask, "mask", max_pixels)
     if payload.get("latent_mask") is not None:
         raise InitError("latent_mask is set: the webui's API never decodes it, so its init fails; leave it out")
 

@@ -282,3 +282,38 @@ def test_importing_a_gpu_users_infotext_gives_their_latent_noise():
     assert abs(float(noise[0, 0, 0]) - float(np.float32(-0.296277821))) <= tol
     assert abs(float(noise[3, 63, 63]) - float(np.float32(0.734359264))) <= tol
     assert torch.equal(r.init_latent, r.latent_noise)  # all-white mask: the latent is all noise
+
+
+def test_api_images_are_sized_from_their_header_and_decoded_only_when_used(monkeypatch):
+    """#25: a body's pictures are counted and their declared size read before any pixel is
+    decoded; a caller that shows one picture decodes one."""
+    import base64
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image, ImageFile
+
+    from inpaint_init.webui_io import parse_api_payload
+
+    def png(size):
+        buf = io.BytesIO()
+        Image.new("RGB", size, (9, 9, 9)).save(buf, format="PNG")
+        return base64.b64encode(buf.getvalue()).decode()
+
+    loads = []
+    real_load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: (loads.append(self.size), real_load(self))[1])
+    job = parse_api_payload({"init_images": [png((16 + i, 16)) for i in range(5)], "width": 64, "height": 64}, decode_images=1)
+    assert len(job.init_images) == 1 and set(loads) == {(16, 16)}
+    assert any("only the first 1 decoded" in n for n in job.notes)
+    # A header that declares 9000×9000 with almost no data: refused before decoding.
+    header = struct.pack(">IIBBBBB", 9000, 9000, 8, 2, 0, 0, 0)
+    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))  # noqa: E731
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+    loads.clear()
+    with pytest.raises(InitError, match="9000×9000 = 77 MP|more pixels than the limit here"):  # ours, or PIL's header check (the app sets one)
+        parse_api_payload({"init_images": [base64.b64encode(bomb).decode()]})
+    assert loads == []
+    with pytest.raises(InitError, match="at most 64"):
+        parse_api_payload({"init_images": ["x"] * 65})

@@ -172,7 +172,7 @@ def _bad_input_sentence(label: str, error: Exception) -> str:
     if "URL" in text or "fetch" in text:
         return f"{label}: this app does not fetch URLs; upload the file instead."
     if "decompression bomb" in text.lower() or "exceeds limit" in text.lower():
-        return f"{label}: the picture has too many pixels; the limit is 64 MP (8192×8192)."
+        return f"{label}: the picture has too many pixels; the page takes up to 16 MP (4096×4096)."
     return f"{label}: the file could not be read as a picture (PNG, JPEG, WebP …); nothing was changed."
 
 

@@ -14,7 +14,7 @@ from inpaint_init.cli import MAX_PAYLOAD, read_text_file
 from .controls import CONTROL_NAMES, controls_from_params, merge_imported, newest_values
 from .editor import editor_file_value, editor_value
 from .refresh import refresh_page
-from .state import as_file, session_for, skip_page
+from .state import PAGE_MAX_PIXELS, as_file, session_for, skip_page
 
 
 def _import_report(job) -> str:
@@ -61,11 +61,9 @@ def import_api_ui(text: str, path):
             raise InitError(f"the pasted body is {len(text) / 2**20:.0f} MB; the limit is {MAX_PAYLOAD // 2**20} MB, as for uploads")
         if not text or not text.strip():
             raise InitError("Paste an img2img API request body (JSON) or upload one.")
-        job = parse_api_payload(text)
+        job = parse_api_payload(text, decode_images=1, max_pixels=PAGE_MAX_PIXELS)  # the page shows the first: nothing else is decoded
     except (InitError, OSError, UnicodeDecodeError) as e:
         return (gr.skip(), gr.skip(), *[gr.skip()] * n, f"⛔ {e}")
-    if len(job.init_images) > 1:
-        job.notes.append(f"{len(job.init_images)} init images: the app shows the first (the library and CLI take all).")
     return (editor_value(job.init_images[0], None), job.mask, *controls_from_params(job.params), _import_report(job))
 
 

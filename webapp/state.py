@@ -9,16 +9,13 @@ without seeing each other's results; everything a visitor made is in their
 from __future__ import annotations
 
 import functools
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import gradio as gr
 from PIL import Image
 
 from inpaint_init import CheapApproxVAE, StageCache
 from inpaint_init.examples import EXAMPLES, load_example
-from inpaint_init.pipeline import MAX_PIXELS
 
 from .pictures import PictureStore
 from .tempfiles import own_folder
@@ -26,12 +23,18 @@ from .session import Session, SessionStore
 
 
 MAX_UPLOAD = "25mb"
+#: The largest picture the page takes (uploads and imported bodies): 4096×4096. One such photo
+#: is 48 MB as RGB and a job keeps a few copies; the library and the CLI take up to 8192×8192.
+PAGE_MAX_PIXELS = 4096 * 4096
 # PIL refuses to decode more than twice this many pixels (DecompressionBombError); Gradio's
-# upload decoding goes through PIL, so a bomb upload is an error message, not an OOM.
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2
+# upload decoding goes through PIL, so a bigger upload is a sentence in the notes, not an OOM.
+Image.MAX_IMAGE_PIXELS = PAGE_MAX_PIXELS // 2
 
 
-CACHE = StageCache(max_bytes=512 * 1024 * 1024)
+# Content-keyed, so sessions share it without seeing each other's results. Bounded in bytes: a
+# 512² refresh adds ~5 MB (the last ~50 states stay), a 2048² one ~30 MB; with the sessions'
+# own bound this keeps the process's growth under hostile load below 500 MB (tests/test_hostile.py).
+CACHE = StageCache(max_bytes=256 * 1024 * 1024)
 
 
 VAES = {
