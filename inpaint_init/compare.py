@@ -64,15 +64,15 @@ def repaint_in_image(latent_mask: np.ndarray, processing_size: tuple[int, int], 
     """The webui's latent mask (h×w, [0, 1]) mapped onto the original image (H×W float): each
     cell covers 8×8 processing pixels, which cover ``region`` of the image (Only masked: the
     crop is resized into it, as the paste-back does) or all of it (whole picture)."""
-    cells = Image.fromarray((np.clip(latent_mask, 0, 1) * 255).round().astype(np.uint8))
+    cells = Image.fromarray(np.clip(latent_mask, 0, 1).astype(np.float32), mode="F")  # exact: 0.5 stays 0.5
     pw, ph = processing_size
     big = cells.resize((pw, ph), Image.Resampling.NEAREST)
     if region is None:
-        return np.asarray(big.resize(image_size, Image.Resampling.NEAREST), dtype=np.float32) / 255
-    out = Image.new("L", image_size, 0)
+        return np.asarray(big.resize(image_size, Image.Resampling.NEAREST), dtype=np.float32)
+    out = Image.new("F", image_size, 0.0)
     x1, y1, x2, y2 = region
     out.paste(big.resize((x2 - x1, y2 - y1), Image.Resampling.NEAREST), (x1, y1))
-    return np.asarray(out, dtype=np.float32) / 255
+    return np.asarray(out, dtype=np.float32)
 
 
 def difference_image(ours: np.ndarray, theirs: np.ndarray, threshold: float = 0.5, margin: int = 16) -> tuple[Image.Image, int]:

@@ -86,5 +86,12 @@ def conditioning_stage(
         )
     vae = conditioning_vae
     source = pictures_to_batch(batch, vae) * 2 - 1
-    conditioning, masked = inpainting_conditioning(source, latent_size, cond_mask, inpainting_mask_weight, lambda x: encode_checked(vae, x))
+    try:
+        conditioning, masked = inpainting_conditioning(source, latent_size, cond_mask, inpainting_mask_weight, lambda x: encode_checked(vae, x))
+    except RuntimeError as e:  # the masked image's latent and the init latent disagree in size
+        raise InitError(
+            f"the inpainting conditioning encodes the {hw[1]}×{hw[0]} picture, whose latent is not the init latent's "
+            f"{latent_size[1]}×{latent_size[0]} cells (resize mode 3 resizes only the init latent): the webui fails here "
+            "too. Use another resize mode or a picture of the processing size."
+        ) from e
     return conditioning, cond_mask, masked

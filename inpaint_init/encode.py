@@ -38,8 +38,15 @@ def tensor_to_pil(x: torch.Tensor) -> Image.Image:
 
 
 def encode_checked(vae, x: torch.Tensor) -> torch.Tensor:
-    """``vae.encode(x)``; NaN or infinite latents are an InitError naming the VAE."""
-    z = vae.encode(x)
+    """``vae.encode(x)``; a picture the VAE cannot take (smaller than one 8×8 cell) and NaN or
+    infinite latents are an InitError naming the VAE."""
+    try:
+        z = vae.encode(x)
+    except RuntimeError as e:
+        raise InitError(
+            f"the VAE ({getattr(vae, 'name', type(vae).__name__)}) cannot encode a {x.shape[-1]}×{x.shape[-2]} picture "
+            f"({str(e).splitlines()[0][:120]}); a side of fewer than 8 pixels has no latent cell. The webui fails here too."
+        ) from e
     if not torch.isfinite(z).all():
         raise InitError(f"the VAE ({getattr(vae, 'name', type(vae).__name__)}) produced NaN or infinite latents")
     return z

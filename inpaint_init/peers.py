@@ -344,7 +344,9 @@ def repaint_map(prep: PeerPrep, image_size: tuple[int, int], latent_mask: np.nda
       (0, 0) (a 513×385 image: the last row and column are never repainted).
     """
     cells = latent_mask if latent_mask is not None else prep.latent_mask[0, 0].numpy()
-    small = Image.fromarray((np.clip(cells, 0, 1) * 255).round().astype(np.uint8))
+    # Float cells ("F"): a cell at exactly 0.5 stays 0.5 (half blended), where 1/255 steps
+    # would round it to 128/255 > 0.5 and count it as repainted.
+    small = Image.fromarray(np.clip(cells, 0, 1).astype(np.float32), mode="F")
     ph, pw = prep.pixel_mask.shape[-2:]
     big = small.resize((pw, ph), Image.Resampling.NEAREST)
     kind = prep.placement[0]
@@ -353,13 +355,13 @@ def repaint_map(prep: PeerPrep, image_size: tuple[int, int], latent_mask: np.nda
     elif kind == "crop":
         x1, y1, x2, y2 = prep.placement[1]
         processor = diffusers().image_processor.VaeImageProcessor(vae_scale_factor=8, resample="nearest")
-        fitted = processor.resize(big, height=y2 - y1, width=x2 - x1, resize_mode="crop").convert("L")
-        out = Image.new("L", image_size, 0)
+        fitted = processor.resize(big, height=y2 - y1, width=x2 - x1, resize_mode="crop")
+        out = Image.new("F", image_size, 0.0)
         out.paste(fitted, (x1, y1))
     else:
-        out = Image.new("L", image_size, 0)
+        out = Image.new("F", image_size, 0.0)
         out.paste(big, prep.placement[1])
-    return np.asarray(out, dtype=np.float32) / 255
+    return np.asarray(out, dtype=np.float32)
 
 
 #: (name, one line on where it is used)

@@ -263,3 +263,21 @@ def test_why_lines_are_true(w, h, seed, blur, full_res, unet, node):
     else:
         assert c.init_latent_from == "original" and "original" in ctext
     assert "no paste-back" in ctext
+
+
+def test_a_comfyui_cell_at_exactly_one_half_is_not_counted_as_repainted():
+    """#25: cells of 0.5 (half blended) must stay 0.5 in the maps; 1/255 steps made them 0.502."""
+    from inpaint_init.compare import repaint_in_image
+    from inpaint_init.peers import PeerPrep, repaint_map
+
+    cells = np.zeros((4, 4), np.float32)
+    cells[0, :2] = 0.5  # 2 cells half blended
+    cells[1, :3] = 1.0  # 3 cells repainted: 3 × 8 × 8 = 192 px
+    webui = repaint_in_image(cells, (32, 32), (32, 32))
+    assert int((webui > 0.5).sum()) == 192 and set(np.unique(webui)) == {0.0, 0.5, 1.0}
+    prep = PeerPrep.__new__(PeerPrep)
+    prep.latent_mask = torch.from_numpy(cells)[None, None]
+    prep.pixel_mask = torch.zeros(1, 1, 32, 32)
+    prep.placement = ("offset", (0, 0))
+    comfy = repaint_map(prep, (32, 32))
+    assert int((comfy > 0.5).sum()) == 192 and float(comfy[0, 0]) == 0.5

@@ -268,3 +268,20 @@ def test_cold_start_from_several_threads_at_once(tmp_path):
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run([sys.executable, str(script)], cwd=root, capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "PYTHONPATH": str(root)})
     assert "ERRORS []" in out.stdout, out.stdout + out.stderr[-2000:]
+
+
+@settings(max_examples=60)
+@given(
+    st.integers(1, 24), st.integers(1, 24), st.sampled_from(["standard", "inpainting", "inpainting-sdxl"]), st.booleans(),
+    st.integers(0, 3), st.booleans(),
+)
+def test_latent_upscale_with_tiny_pictures_and_every_model_kind_is_an_init_error(w, h, kind, full_res, fill, with_mask):
+    """#25's fuzz: resize mode 3 with pictures smaller than a latent cell, or whose own latent
+    disagrees with the resized init latent, failed with a RuntimeError; now a sentence."""
+    img = Image.new("RGB", (w, h), (100, 50, 20))
+    mask = Image.new("L", (w, h), 255) if with_mask else None
+    p = InitParams(width=64, height=64, resize_mode=3, model_kind=kind, inpaint_full_res=full_res, inpainting_fill=fill, seed=1)
+    try:
+        run_init(img, mask, p)
+    except InitError as e:
+        assert str(e) and "Traceback" not in str(e)
