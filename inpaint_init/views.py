@@ -398,6 +398,8 @@ def summary_markdown(result: InitResult, timings: bool = True) -> str:
         ("variation seed", _variation(r)),
         ("noise multiplier · extra noise", f"{p.initial_noise_multiplier:g} · {p.img2img_extra_noise:g}"),
         ("VAE", r.vae_name),
+        ("program", f"{'Forge (dfdcbab6)' if r.flavour == 'forge' else 'webui v1.10.1'} · latent family {r.family}"),
+        ("webui vs Forge here", "; ".join(r.differences) if r.differences else "the same init"),
     ]
     lines += ["", "| | |", "|---|---|", *[f"| {a} | {b} |" for a, b in info]]
     if timings:

@@ -47,6 +47,8 @@ CONTROL_NAMES = (
     "composite_mask_influence",
     "composite_difference_threshold",
     "composite_difference_contrast",
+    "flavour",
+    "forge_try_reproduce",
     "vae",
     "vae_posterior",
     "vae_sample_seed",
@@ -98,6 +100,8 @@ def params_from_controls(values: dict) -> InitParams:
             initial_noise_multiplier=float(values["initial_noise_multiplier"]),
             img2img_extra_noise=float(values["img2img_extra_noise"]),
             soft_inpainting=bool(values["soft_inpainting"]),
+            flavour=values.get("flavour", "webui"),
+            forge_try_reproduce=values.get("forge_try_reproduce", "None"),
             **{sp.name: float(values[sp.name]) for sp in SOFT_PARAMS},
         )
     except (TypeError, ValueError) as e:

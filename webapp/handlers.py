@@ -45,7 +45,7 @@ def wire(ui) -> None:
     controls = [
         ui.blur_x, ui.blur_y, ui.invert, ui.fill_mode, ui.full_res, ui.padding, ui.resize_mode, ui.width, ui.height, ui.mask_round, ui.seed,
         ui.model_kind, ui.mask_weight, ui.color_correction, ui.sampler_name, ui.steps, ui.strength, ui.fix_steps, ui.randn_source, ui.subseed,
-        ui.subseed_strength, ui.seed_resize_w, ui.seed_resize_h, ui.ensd, ui.noise_multiplier, ui.extra_noise, ui.soft_on, *ui.soft_sliders, ui.vae,
+        ui.subseed_strength, ui.seed_resize_w, ui.seed_resize_h, ui.ensd, ui.noise_multiplier, ui.extra_noise, ui.soft_on, *ui.soft_sliders, ui.flavour, ui.forge_try_reproduce, ui.vae,
         ui.vae_posterior, ui.vae_seed,
     ]  # fmt: skip
     assert len(controls) == len(CONTROL_NAMES)

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from inpaint_init.examples import EXAMPLES
+from inpaint_init.flavour import FORGE_TRY_REPRODUCE
 from inpaint_init.noise import describe_source
 from inpaint_init.peers import COMFY_NODES
 from inpaint_init.resize import RESIZE_MODE_LABELS
@@ -51,7 +52,7 @@ DEFAULT_VALUES = {
     "steps": 20, "denoising_strength": 0.75, "img2img_fix_steps": False, "randn_source": "GPU", "subseed": -1,
     "subseed_strength": 0.0, "seed_resize_from_w": 0, "seed_resize_from_h": 0, "eta_noise_seed_delta": 0,
     "initial_noise_multiplier": 1.0, "img2img_extra_noise": 0.0, "soft_inpainting": False,
-    **{sp.name: sp.default for sp in SOFT_PARAMS},
+    **{sp.name: sp.default for sp in SOFT_PARAMS}, "flavour": "webui", "forge_try_reproduce": "None",
     "vae": next(iter(h.VAES)), "vae_posterior": "sample", "vae_sample_seed": 0,
 }  # fmt: skip
 
@@ -131,6 +132,15 @@ def build_demo() -> gr.Blocks:
                         elem_id="full-resolution",
                     )
                 with gr.Accordion("Model, seed, colour", open=False):
+                    with gr.Row():
+                        flavour = gr.Radio(
+                            [("webui v1.10.1", "webui"), ("Forge (dfdcbab6)", "forge")], value="webui", label="Program", elem_id="flavour",
+                            min_width=160,
+                        )  # fmt: skip
+                        forge_try_reproduce = gr.Dropdown(
+                            list(FORGE_TRY_REPRODUCE), value="None", label="Forge: Try to reproduce the results from external software",
+                            min_width=160,
+                        )  # fmt: skip
                     model_kind = gr.Radio(
                         [("standard", "standard"), ("inpainting (SD1.x/2.x)", "inpainting"), ("inpainting (SDXL)", "inpainting-sdxl")],
                         value="standard", label="Model kind",
@@ -174,7 +184,8 @@ def build_demo() -> gr.Blocks:
                     vae_seed = gr.Number(value=0, precision=0, label="Posterior sample seed")
                     vae_path = gr.Textbox(label="Load a VAE from a local path", placeholder="/models/VAE/vae-ft-mse-840000-ema-pruned.safetensors")
                     vae_family = gr.Radio(
-                        [("auto", "auto"), ("SD1.x/2.x", "sd1"), ("SDXL", "sdxl")], value="auto", label="VAE family (sets the scaling factor)"
+                        [("auto", "auto"), ("SD1.x/2.x", "sd1"), ("SDXL", "sdxl"), ("SD3", "sd3"), ("Flux", "flux")], value="auto",
+                        label="VAE family (sets the scaling factor and shift)",
                     )
                     vae_load = gr.Button("Load VAE")
                     vae_status = gr.Markdown(h.VAE_HELP)

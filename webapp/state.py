@@ -40,6 +40,8 @@ CACHE = StageCache(max_bytes=256 * 1024 * 1024)
 VAES = {
     "Weightless approximation (SD1.x/2.x)": CheapApproxVAE("sd1"),
     "Weightless approximation (SDXL)": CheapApproxVAE("sdxl"),
+    "Weightless 16-channel map of our own (SD3)": CheapApproxVAE("sd3"),
+    "Weightless 16-channel map of our own (Flux; Forge only)": CheapApproxVAE("flux"),
 }
 
 
