@@ -107,14 +107,13 @@ def _plain_overlay(image, mask):
 
 
 def app_args(n: int, blur: int, fill_mode: int = 1) -> dict:
-    import app
+    """The page's first control values (webapp.layout.DEFAULT_VALUES) with this scenario's."""
+    from webapp.layout import DEFAULT_VALUES
 
-    return dict(
-        mask_blur_x=blur, mask_blur_y=4, inpainting_mask_invert=0, inpainting_fill=fill_mode, inpaint_full_res=False,
-        inpaint_full_res_padding=32, resize_mode=0, width=n, height=n, mask_round=True, seed=1, model_kind="standard",
-        inpainting_mask_weight=1.0, color_correction=False, sampler_name="Euler", steps=20, denoising_strength=0.75,
-        img2img_fix_steps=False, vae=next(iter(app.VAES)), vae_posterior="sample", vae_sample_seed=0,
-    )  # fmt: skip
+    return dict(DEFAULT_VALUES) | dict(
+        mask_blur_x=blur, mask_blur_y=4, inpainting_fill=fill_mode, inpaint_full_res=False, width=n, height=n, seed=1,
+        sampler_name="Euler",
+    )
 
 
 def pipeline_rows(n: int, repeats: int) -> dict[str, float]:

@@ -361,7 +361,7 @@ class TestSessionHandlers:
         assert app.STATS["computes"] == before + 1
         status = out[2 + len(h.CONTROL_NAMES)]
         assert status.count("zzz") == 1
-        assert "1×4×8×8" in out[-5]  # the summary: the imported 64×64 size
+        assert "1×4×8×8" in out[-7]  # the summary: the imported 64×64 size
 
     def test_compare_is_marked_out_of_date_after_a_change(self):
         from webapp import handlers as h
@@ -386,7 +386,7 @@ class TestSessionHandlers:
         assert "Pinned A" in status
         values["mask_blur_x"] = 20
         out = h.on_controls(*values.values(), request=req, progress=None)
-        gallery, table = out[-2], out[-1]
+        gallery, table = out[-4], out[-3]  # then the diagnosis and its fixes
         assert "mask_blur_x 4 → 20" in table
         rows = dict(re.findall(r"\| (\w+) \| (\d+) \|", table))
         assert int(rows["blurred_mask"]) > 0 and int(rows["binary_mask"]) == 0 and int(rows["processed"]) == 0
@@ -458,3 +458,34 @@ class TestExposure:
         url = {"path": "https://example.com/photo.png", "url": "https://example.com/photo.png", "meta": {"_type": "gradio.FileData"}}
         with pytest.raises(Exception, match="does not fetch URLs"):
             client.predict({"background": url, "layers": [], "composite": None, "id": None}, None, *DEFAULTS.values(), api_name="/compute")
+
+
+class TestDiagnosisBox:
+    """#22 in the app: the Diagnosis box says what will go wrong; Apply fix removes it."""
+
+    def test_a_thin_stroke_is_diagnosed_and_its_fix_removes_the_finding(self, page_checks):
+        from webapp import handlers as h
+
+        values = _page_values() | dict(mask_blur_x=4, mask_blur_y=4)
+        req = Request("diagnosis")
+        h.on_controls(*values.values(), request=req, progress=None)
+        session = h.SESSIONS.get("diagnosis")
+        thin = Image.new("L", session.image.size)
+        thin.paste(255, (200, 100, 206, 400))  # a 6 px stroke
+        session.uploaded = thin
+        out = h.on_controls(*values.values(), request=req, progress=None)
+        diagnosis, fixes = out[-2], out[-1]
+        assert "nothing-repainted" in diagnosis and "⛔" in diagnosis and 'href="#view-' in diagnosis
+        assert fixes["choices"] and fixes["visible"]
+        fixed = h.on_apply_fix(fixes["choices"][0][1], *values.values(), request=req, progress=None)
+        changed = [v for v in fixed[: len(h.CONTROL_NAMES)] if not isinstance(v, type(gr.skip()))]
+        assert changed  # the controls the fix names are set on the page
+        assert "nothing-repainted" not in fixed[-2]
+
+    def test_a_clean_job_says_one_quiet_line(self, page_checks):
+        from webapp import handlers as h
+
+        values = _page_values() | dict(mask_blur_x=5)
+        h.on_controls(*values.values(), request=Request("quiet"), progress=None)
+        shown = h.SESSIONS.get("quiet").texts["diagnosis"]  # what the page shows (sent only when it changes)
+        assert "No findings" in shown and "<li" not in shown

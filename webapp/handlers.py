@@ -19,6 +19,7 @@ from .ab_panel import ab_outputs, on_pin, on_unpin  # noqa: F401
 from .api import compute, compute_api, refresh, stateless_session  # noqa: F401
 from .compare_panel import PEER_CONTROL_NAMES, compare_ui, on_compare, peer_settings  # noqa: F401
 from .controls import CONTROL_NAMES, EXAMPLE_SETTINGS, controls_from_params, params_from_controls, vae_backend  # noqa: F401
+from .diagnosis import on_apply_fix
 from .editor import editor_value, mask_from_editor  # noqa: F401
 from .example_picker import EXAMPLE_MASK_NOTE, load_example_ui, on_example  # noqa: F401
 from .export_flow import export_session, export_ui, on_export  # noqa: F401
@@ -61,10 +62,10 @@ def wire(ui) -> None:
     register(PEER_CONTROL_NAMES, peer_controls)
     accept_raw(
         *controls, *peer_controls, ui.editor, ui.image_upload, ui.mask_upload, ui.soft_result, ui.png_in, ui.api_file,
-        ui.api_text, ui.vae_path, ui.vae_family, ui.example, ui.chooser, ui.view_size, ui.full_resolution,
+        ui.api_text, ui.vae_path, ui.vae_family, ui.example, ui.chooser, ui.view_size, ui.full_resolution, ui.fix_choice,
     )  # fmt: skip
 
-    refreshed = [ui.grid, ui.timing, ui.summary, ui.notes, ui.compare_status, ui.ab_gallery, ui.ab_table]
+    refreshed = [ui.grid, ui.timing, ui.summary, ui.notes, ui.compare_status, ui.ab_gallery, ui.ab_table, ui.diagnosis, ui.fix_choice]
     # Every refresh's last input is the time the browser sent it (see Session.newest).
     stamp = gr.Number(value=0, visible=False)
     live = dict(trigger_mode="always_last", show_progress="hidden", js=STAMP_JS)
@@ -117,6 +118,9 @@ def wire(ui) -> None:
         outputs=refreshed,
         api_visibility="private",
         **live,
+    )
+    ui.fix_choice.input(
+        for_gradio(on_apply_fix), inputs=[ui.fix_choice, *controls, stamp], outputs=[*controls, *refreshed], api_visibility="private", js=STAMP_JS
     )
     ui.pin.click(on_pin, outputs=[ui.pin_status, ui.ab_gallery, ui.ab_table], api_visibility="private")
     ui.unpin.click(on_unpin, outputs=[ui.pin_status, ui.ab_gallery, ui.ab_table], api_visibility="private")

@@ -200,6 +200,11 @@ def build_demo() -> gr.Blocks:
                     export_file = gr.File(label="export", interactive=False)
                     export_status = gr.Markdown("")
             with gr.Column(scale=3, elem_id="views"):
+                diagnosis = gr.HTML(initial["diagnosis"], elem_id="diagnosis")
+                fix_choice = gr.Dropdown(
+                    initial["fixes"], value=None, label="Apply a fix: pick one, the controls are set and the views refresh",
+                    visible=bool(initial["fixes"]), elem_id="fix-choice",
+                )  # fmt: skip
                 notes = gr.Markdown(initial["notes"], elem_id="notes")
                 timing = gr.Markdown(initial["timing"], elem_id="timing")
                 with gr.Tabs(elem_id="tabs"):

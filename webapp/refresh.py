@@ -20,6 +20,7 @@ from inpaint_init.examples import EXAMPLES
 from inpaint_init.views import VIEW_NAMES, WHY, SameInputs, notes_markdown, render_views, summary_markdown, timings_markdown
 
 from .ab_panel import ab_outputs
+from .diagnosis import diagnosis_html, findings_for, fix_choices
 from .controls import newest_values, params_from_controls, vae_backend
 from .pictures import text_card
 from .session import Session
@@ -71,6 +72,8 @@ class Refresh:
     timing: str
     summary: str
     notes: str
+    diagnosis: str = ""
+    fixes: list = None
 
 
 def run_refresh(session: Session, values: dict, progress=None) -> Refresh:
@@ -97,7 +100,8 @@ def run_refresh(session: Session, values: dict, progress=None) -> Refresh:
     said = [*session.input_notes, *filter(None, [_painting_ignored(session)])]
     if said:
         notes = "\n\n".join(f"⚠️ {n}" for n in said) + ("\n\n" + notes if notes != "No warnings." else "")
-    refresh = Refresh(result, image, views, "", summary_markdown(result, timings=False), notes)
+    findings = findings_for(session, result, image)
+    refresh = Refresh(result, image, views, "", summary_markdown(result, timings=False), notes, diagnosis_html(findings), fix_choices(findings))
     refresh.timing = _timing_line(result, start, computed)
     return refresh
 
@@ -143,7 +147,7 @@ def page_refresh(session: Session, values: dict, progress=None) -> list:
         r = run_refresh(session, values, progress)
     except InitError as e:
         session.texts.pop("notes", None)
-        return [gr.skip(), gr.skip(), gr.skip(), text_out(session, "notes", notes_markdown(None, str(e)))]
+        return [gr.skip(), gr.skip(), gr.skip(), text_out(session, "notes", notes_markdown(None, str(e))), gr.skip(), gr.skip()]
     drawn = time.perf_counter()
     # Written once, touched while shown; zlib and file writes release the GIL too.
     paths = list(POOL.map(lambda v: _display_path(session, v[1], v[2]), r.views))
@@ -159,7 +163,16 @@ def page_refresh(session: Session, values: dict, progress=None) -> list:
         timing,
         text_out(session, "summary", r.summary),
         text_out(session, "notes", r.notes),
+        text_out(session, "diagnosis", r.diagnosis),
+        _fix_dropdown(session, r.fixes),
     ]
+
+
+def _fix_dropdown(session: Session, fixes: list):
+    if session.texts.get("fixes") == repr(fixes):
+        return gr.skip()
+    session.texts["fixes"] = repr(fixes)
+    return gr.update(choices=fixes, value=None, visible=bool(fixes))
 
 
 def refresh_page(session: Session, values: dict, progress=None) -> list:
@@ -172,7 +185,7 @@ def with_status(session: Session, out: list) -> list:
     key = state_key(session)
     stale = session.compared_key is not None and session.compared_key != key
     compare_status = "⚠️ The comparison below is for an earlier state: press **Compare** to update it." if stale else ""
-    return [*out, text_out(session, "compare-status", compare_status), *ab_outputs(session)]
+    return [*out[:4], text_out(session, "compare-status", compare_status), *ab_outputs(session), *out[4:]]
 
 
 def state_key(session: Session):
@@ -224,7 +237,7 @@ def initial_page(values: dict) -> dict[str, str]:
         session.texts["grid"] = out[0]
         # Its timing is the cold start (imports, first runs): not what a refresh costs.
         timing = "The first state was rendered when the app started. Move a control to see what a refresh costs."
-        DEFAULT_PAGE.update(grid=out[0], timing=timing, summary=out[2], notes=out[3])
+        DEFAULT_PAGE.update(grid=out[0], timing=timing, summary=out[2], notes=out[3], diagnosis=out[4], fixes=fix_choices(session.findings))
         DEFAULT_SHOWN.update(session.shown)
         DEFAULT_TEXTS.update(session.texts)
     return DEFAULT_PAGE

@@ -41,7 +41,8 @@ class Session:
     pinned: Any = None  # (InitResult, views) pinned as "A"
     last: Any = None  # (image, InitResult, values) of the last refresh
     compared_key: Any = None  # the state the comparison on screen was made for
-    input_notes: list = field(default_factory=list)  # what the last request's checks changed or refused
+    input_notes: list = field(default_factory=list)
+    findings: list = field(default_factory=list)  # the last refresh's diagnosis (for Apply fix)  # what the last request's checks changed or refused
     touched: float = field(default_factory=time.monotonic)
     _cv: threading.Condition = field(default_factory=threading.Condition, repr=False)
     _issued: int = 0

@@ -151,7 +151,7 @@ def sequenced(session: Session, work, n_outputs: int):
         return work()
 
 
-N_REFRESH = 4  # the view grid, timing, summary, notes
+N_REFRESH = 6  # the view grid, timing, summary, notes, the diagnosis and its fixes
 
 
 #: A page refresh's outputs (grid, timing, summary, notes) plus the comparison's status and the
