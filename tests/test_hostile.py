@@ -136,7 +136,6 @@ def test_many_image_and_huge_image_imports(served):
     before = rss_mb()
     huge = _png_b64((8192, 8192))  # ~370 KB of base64, 256 MB once decoded
     big = _png_b64((4096, 4096))  # the page's largest picture
-    status_at = api.outputs.index(next(c for c in api.outputs if getattr(c, "elem_id", None) is None and isinstance(c, gr.Markdown) and c in api.outputs[:40]))
     results = []
     for body in (
         {"init_images": [huge], "width": 512, "height": 512},
@@ -152,7 +151,6 @@ def test_many_image_and_huge_image_imports(served):
     assert "only the first 1 decoded" in results[1]
     assert "Width: 4096 is outside what the control offers (64–2048); used 2048." in results[2]
     assert "Mask blur x: 200 is outside what the control offers (0–64); used 64." in results[2]
-    assert status_at >= 0
     assert rss_mb() - before < 500
     assert page_answers(base) < 1.0
 
