@@ -203,6 +203,48 @@ def infotext_fields(pairs: dict[str, str], job: "ImportedJob") -> dict[str, Any]
     return out
 
 
+#: Forge's version tags (read, unverified in the specs): Forge writes ``Version: f<major>.<minor>…``,
+#: e.g. ``f2.0.1v1.10.1-previous-669-gdfdcbab6``, where the webui writes ``v1.10.1``.
+_FORGE_VERSION = re.compile(r"^\s*(f\d+\.\d+|.*forge)", re.IGNORECASE)
+_WEBUI_VERSION = re.compile(r"^\s*v?(\d+)\.(\d+)\.(\d+)")
+
+
+def program_from_version(version: str | None) -> str | None:
+    """The program an infotext's ``Version`` names: ``"forge"``, ``"webui"`` or None (absent or
+    not recognised).
+
+    >>> program_from_version("f2.0.1v1.10.1-previous-669-gdfdcbab6"), program_from_version("v1.10.1")
+    ('forge', 'webui')
+    """
+    if not version:
+        return None
+    if _FORGE_VERSION.match(version):
+        return "forge"
+    return "webui" if _WEBUI_VERSION.match(version) else None
+
+
+def _program_changes(pairs: dict[str, str], job: "ImportedJob") -> dict[str, Any]:
+    key, version = next(((k, v) for k, v in pairs.items() if k.lower() == "version"), (None, None))
+    program = program_from_version(version)
+    if program:
+        job.ignored.remove(key)
+        job.used[key] = version
+    if program == "forge":
+        job.notes.append(
+            f"Version {version} is Forge's: imported as the Forge program (its rules at dfdcbab6). Forge does not write "
+            "'Try to reproduce' into the infotext; its RNG key says which source ran."
+        )
+        return {"flavour": "forge", "forge_try_reproduce": "None"}
+    if program == "webui":
+        m = _WEBUI_VERSION.match(version)
+        if (int(m[1]), int(m[2]), int(m[3])) != (1, 10, 1):
+            job.notes.append(f"Version {version}: the rules shown are webui v1.10.1's, not that release's.")
+        if job.params.flavour != "webui":
+            job.notes.append(f"Version {version} is the webui's: imported as webui v1.10.1.")
+        return {"flavour": "webui", "forge_try_reproduce": "None"}
+    return {}
+
+
 def params_from_infotext(text: str, base: InitParams | None = None) -> ImportedJob:
     """Read the init-relevant parameters of an infotext onto ``base`` (default: the UI defaults).
 
@@ -212,7 +254,7 @@ def params_from_infotext(text: str, base: InitParams | None = None) -> ImportedJ
     """
     prompt, _, pairs = parse_infotext(text)
     job = ImportedJob(params=base or InitParams(), prompt=prompt)
-    changes = infotext_fields(pairs, job)
+    changes = infotext_fields(pairs, job) | _program_changes(pairs, job)
     if "mask_blur" in changes:
         changes["mask_blur_x"] = changes["mask_blur_y"] = changes.pop("mask_blur")
     if "inpaint_full_res" not in changes and any(k in job.used for k in ("Masked content", "Mask blur")):

@@ -40,7 +40,32 @@ def test_infotext_to_params():
     assert p.inpainting_fill == 2 and p.inpainting_mask_invert == 1 and p.resize_mode == 1
     assert p.sampler_name == "Euler a"
     assert job.unknown == ["Made up key"]
-    assert {"CFG scale", "Model", "Lora hashes", "Version"} <= set(job.ignored)
+    assert {"CFG scale", "Model", "Lora hashes"} <= set(job.ignored)
+    assert job.used["Version"] == "v1.10.1" and p.flavour == "webui"
+
+
+# A Forge infotext's Version as Forge tags its builds (read from Forge's tags, not in the specs):
+# the import must pick Forge's rules, since they change the conditioning mask and the noise.
+FORGE_VERSION = "f2.0.1v1.10.1-previous-669-gdfdcbab6"
+
+
+def test_a_forge_version_imports_as_the_forge_program():
+    job = params_from_infotext(f"Steps: 20, Seed: 7, Size: 512x512, RNG: CPU, Version: {FORGE_VERSION}")
+    assert job.params.flavour == "forge" and job.params.forge_try_reproduce == "None"
+    assert job.params.randn_source == "CPU"  # what a 'Try to reproduce: ComfyUI' run writes
+    assert "Version" in job.used and "Version" not in job.ignored
+    assert any("Forge's" in n for n in job.notes)
+
+
+def test_a_webui_version_after_forge_switches_back_and_says_other_releases():
+    forge = InitParams(flavour="forge", forge_try_reproduce="ComfyUI")
+    job = params_from_infotext("Steps: 20, Seed: 7, Version: v1.10.1", base=forge)
+    assert (job.params.flavour, job.params.forge_try_reproduce) == ("webui", "None")
+    job = params_from_infotext("Steps: 20, Seed: 7, Version: v1.9.4", base=forge)
+    assert job.params.flavour == "webui" and any("not that release's" in n for n in job.notes)
+    # No Version (or one we cannot read): the program on the page stays.
+    for text in ("Steps: 20, Seed: 7", "Steps: 20, Version: nightly"):
+        assert params_from_infotext(text, base=forge).params.flavour == "forge"
 
 
 def test_infotext_forms():
