@@ -145,10 +145,12 @@ def blur_roi(mask: Image.Image, blur_x: float, blur_y: float) -> Image.Image:
     cols[y1 - iy1 : y2 - iy1] = rows[:, ox1 - ix1 : ox2 - ix1]
     if blur_y > 0:
         cols = cv2.GaussianBlur(cols, (1, ky), blur_y)
-    part = np.ascontiguousarray(cols[oy1 - iy1 : oy2 - iy1])
-    out = Image.new("L", (w, h), bg)
-    out.paste(Image.fromarray(part), (ox1, oy1))
-    return remember(out, _box_of(part, bg, ox1, oy1), bg)
+    part = cols[oy1 - iy1 : oy2 - iy1]
+    full = np.zeros((h, w), np.uint8) if bg == 0 else np.full((h, w), bg, np.uint8)
+    full[oy1:oy2, ox1:ox2] = part
+    # Image.fromarray shares the array's memory (Pillow marks the picture read-only, so any
+    # later modification copies first): no second full-size write.
+    return remember(Image.fromarray(full), _box_of(part, bg, ox1, oy1), bg)
 
 
 def lanczos_roi(image: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -185,17 +187,20 @@ def lanczos_roi(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     return remember(out, None if sbox is None else (sbox[0] + c1, sbox[1], sbox[2] + c1, sbox[3]))
 
 
-def overlay_roi(image: Image.Image, mask: Image.Image, base_rgba: Image.Image | None = None) -> Image.Image:
+def overlay_roi(image: Image.Image, mask: Image.Image, base_rgba: np.ndarray | None = None) -> Image.Image:
     """``overlay.make_overlay`` made on the mask's non-zero box only: elsewhere the overlay is
     the image itself with alpha 255 (``base_rgba``, that conversion, when the caller has it)."""
     from .overlay import make_overlay
 
-    mask_l = mask if mask.mode == "L" else None
     box = nonzero_box(mask)
-    out = base_rgba.copy() if base_rgba is not None else image.convert("RGBA")
-    if box is not None:
-        out.paste(make_overlay(image.crop(box), (mask_l or mask).crop(box)), box[:2])
-    return out
+    if base_rgba is None:
+        base_rgba = np.asarray(image.convert("RGBA"))
+    full = base_rgba.copy()  # one copy of the picture
+    if box is None:
+        return Image.fromarray(full)
+    x1, y1, x2, y2 = box
+    full[y1:y2, x1:x2] = np.asarray(make_overlay(image.crop(box), mask.crop(box)))
+    return Image.fromarray(full)  # shares the array (read-only picture: modifying it copies first)
 
 
 def invert_roi(mask: Image.Image) -> Image.Image:
@@ -214,14 +219,14 @@ _RGBA: list[tuple[weakref.ref, Image.Image]] = []  # the last few images' RGBA c
 _RGBA_KEEP = 2
 
 
-def rgba_of(image: Image.Image) -> Image.Image:
-    """``image.convert("RGBA")``, kept for the last few pictures (by identity): the overlay of
-    every mask on one picture starts from it. Callers must not modify it."""
+def rgba_of(image: Image.Image) -> np.ndarray:
+    """``image.convert("RGBA")`` as a read-only array, kept for the last few pictures (by
+    identity): the overlay of every mask on one picture starts from a copy of it."""
     with _RGBA_LOCK:
         for ref, rgba in _RGBA:
             if ref() is image:
                 return rgba
-    rgba = image.convert("RGBA")
+    rgba = np.asarray(image.convert("RGBA"))
     with _RGBA_LOCK:
         _RGBA.insert(0, (weakref.ref(image), rgba))
         del _RGBA[_RGBA_KEEP:]
