@@ -191,3 +191,30 @@ def _stage_chain(binary, invert, bx, by, pad, width, height, resize_mode, image,
     base = resize_image(resize_mode, image, width, height) if resize_mode != 3 else image
     (overlay,), _ = overlay_stage([base], overlay_mask, resize_mode)
     return blurred, None, image_mask, overlay
+
+
+def test_frozen_inputs_give_the_same_keys_and_see_a_new_picture():
+    from dataclasses import replace
+
+    from inpaint_init import CheapApproxVAE, InitParams, StageCache, run_init
+
+    rng = np.random.default_rng(7)
+    image = Image.fromarray(rng.integers(0, 256, (64, 80, 3), dtype=np.uint8))
+    mask = np.zeros((64, 80), np.uint8)
+    mask[10:30, 20:50] = 255
+    mask = Image.fromarray(mask)
+    p = InitParams(width=64, height=64, inpaint_full_res=True, seed=1234, subseed=99)
+    vae = CheapApproxVAE()
+    plain = run_init(image, mask, p, vae, cache=StageCache())
+    frozen_cache = StageCache(frozen_inputs=True)
+    frozen = run_init(image, mask, p, vae, cache=frozen_cache)
+    assert [c.inputs for c in plain.calls] == [c.inputs for c in frozen.calls]
+    # A second run on the same objects hashes nothing and is served from the cache.
+    again = run_init(image, mask, replace(p, mask_blur_x=6), vae, cache=frozen_cache)
+    assert "binary_mask" in again.cached_stages
+    # A new picture object (other pixels) is a new key, never the remembered digest.
+    other = Image.fromarray(255 - np.asarray(image))
+    changed = run_init(other, mask, p, vae, cache=frozen_cache)
+    reference = run_init(other, mask, p, vae)
+    assert np.array_equal(np.asarray(changed.overlay_images[0]), np.asarray(reference.overlay_images[0]))
+    assert not np.array_equal(np.asarray(changed.overlay_images[0]), np.asarray(frozen.overlay_images[0]))
