@@ -218,3 +218,4 @@ def test_frozen_inputs_give_the_same_keys_and_see_a_new_picture():
     reference = run_init(other, mask, p, vae)
     assert np.array_equal(np.asarray(changed.overlay_images[0]), np.asarray(reference.overlay_images[0]))
     assert not np.array_equal(np.asarray(changed.overlay_images[0]), np.asarray(frozen.overlay_images[0]))
+
