@@ -111,6 +111,34 @@ def test_lanczos_roi_down_and_up(mask, w, h):
     assert same(_roi.lanczos_roi(mask, (w * 3, h * 2)), mask.resize((w * 3, h * 2), Image.Resampling.LANCZOS))
 
 
+@settings(max_examples=120, deadline=None)
+@given(st.integers(1, 40), st.integers(200, 900), st.integers(1, 120), st.integers(1, 120), st.booleans(), st.integers(0, 2**32 - 1))
+def test_lanczos_roi_narrow_and_flat(side, length, w, h, flat, seed):
+    # Where Pillow runs the vertical pass first (narrow, tall) and the flat mirror of it.
+    rng = np.random.default_rng(seed)
+    arr = np.zeros((side, length) if flat else (length, side), np.uint8)
+    y1 = int(rng.integers(0, arr.shape[0]))
+    x1 = int(rng.integers(0, arr.shape[1]))
+    arr[y1 : y1 + 150, x1 : x1 + 150] = rng.integers(1, 256, arr[y1 : y1 + 150, x1 : x1 + 150].shape)
+    mask = Image.fromarray(arr)
+    assert same(_roi.lanczos_roi(mask, (w, h)), mask.resize((w, h), Image.Resampling.LANCZOS))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(64, 700), st.floats(0.25, 4), st.integers(1, 300), st.integers(1, 300), st.integers(0, 2**32 - 1))
+def test_lanczos_roi_inside_the_horizontal_first_line(side, aspect, w, h, seed):
+    rng = np.random.default_rng(seed)
+    W, H = side, max(64, min(int(side * aspect), 4 * side))
+    if max(W, H) > 4 * min(W, H):
+        H = 4 * min(W, H)
+    arr = np.zeros((H, W), np.uint8)
+    y1, x1 = int(rng.integers(0, H)), int(rng.integers(0, W))
+    part = arr[y1 : y1 + int(rng.integers(1, H)), x1 : x1 + int(rng.integers(1, W))]
+    part[:] = rng.integers(1, 256, part.shape)
+    mask = Image.fromarray(arr)
+    assert same(_roi.lanczos_roi(mask, (w, h)), mask.resize((w, h), Image.Resampling.LANCZOS))
+
+
 @SETTINGS
 @given(masks(), st.integers(0, 2**32 - 1), st.booleans())
 def test_overlay_roi_is_the_whole_image_overlay(mask, seed, rgb_mask):
