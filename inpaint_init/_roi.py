@@ -165,6 +165,39 @@ def _horizontal_first(size: tuple[int, int]) -> bool:
     return min(w, h) >= 64 and max(w, h) <= 4 * min(w, h)
 
 
+def _integer_pass(lo: int, hi: int, in_size: int, out_size: int) -> tuple[int, int, int, int] | None:
+    """For a one-axis Lanczos pass that shrinks by a whole factor ``S``: the outputs ``[o1, o2)``
+    whose windows meet the input ``[lo, hi)``, and the outputs ``[c1, c2)`` to compute from the
+    input crop ``[c1·S, c2·S)`` so that each of ``[o1, o2)`` comes out exactly as in the whole
+    pass; None for any other scale.
+
+    With a whole ``S`` every centre ``(x + 0.5)·S``, the support ``3·S`` and each tap's offset
+    are exact in floating point, so a crop starting at ``c1·S`` gives each output the same
+    window, weights and sum; four outputs of margin keep every kept window inside the crop,
+    and a crop clamped to ``0`` or to the input's size has the image's own edge there.
+    """
+    if out_size > in_size or in_size % out_size:
+        return None
+    scale = in_size // out_size
+    support = 3 * scale
+    o1, o2 = max((lo - support) // scale - 1, 0), min((hi + support) // scale + 2, out_size)
+    return o1, o2, max(o1 - 4, 0), min(o2 + 4, out_size)
+
+
+def _pass(strip: Image.Image, lo: int, hi: int, axis: int, out_size: int) -> tuple[Image.Image, int]:
+    """One Lanczos pass of ``strip`` along ``axis`` (0: x, 1: y) to ``out_size``, the strip being
+    0 outside ``[lo, hi)`` on that axis: (the part that can be non-zero, its offset)."""
+    in_size, other = strip.size[axis], strip.size[1 - axis]
+    plan = _integer_pass(lo, hi, in_size, out_size)
+    if plan is None:
+        return strip.resize((out_size, other) if axis == 0 else (other, out_size), resample=LANCZOS), 0
+    o1, o2, c1, c2 = plan
+    scale = in_size // out_size
+    box = (c1 * scale, 0, c2 * scale, other) if axis == 0 else (0, c1 * scale, other, c2 * scale)
+    part = strip.crop(box).resize((c2 - c1, other) if axis == 0 else (other, c2 - c1), resample=LANCZOS)
+    return part.crop((o1 - c1, 0, o2 - c1, other) if axis == 0 else (0, o1 - c1, other, o2 - c1)), o1
+
+
 def lanczos_roi(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     """``image.resize(size, LANCZOS)`` for an ``L`` picture that is 0 outside its box.
 
@@ -183,20 +216,25 @@ def lanczos_roi(image: Image.Image, size: tuple[int, int]) -> Image.Image:
         return remember(Image.new("L", size), None)
     if size == image.size:
         return remember(image.copy(), box)
-    _, y1, _, y2 = box
+    x1, y1, x2, y2 = box
     rows = image.crop((0, y1, image.width, y2))
-    rows = rows.resize((w, y2 - y1), resample=LANCZOS)  # horizontal pass only (a copy if w is the width)
+    if w != image.width:  # horizontal pass only (on the reachable outputs for a whole factor)
+        part, at = _pass(rows, x1, x2, 0, w)
+        rows = Image.new("L", (w, y2 - y1))
+        rows.paste(part, (at, 0))
     cbox = rows.getbbox()
     if cbox is None:
         return remember(Image.new("L", size), None)
     c1, _, c2, _ = cbox
     slab = Image.new("L", (c2 - c1, image.height))
     slab.paste(rows.crop((c1, 0, c2, rows.height)), (0, y1))
-    slab = slab.resize((c2 - c1, h), resample=LANCZOS)  # vertical pass only
+    at = 0
+    if h != image.height:  # vertical pass only
+        slab, at = _pass(slab, y1, y2, 1, h)
     out = Image.new("L", size)
-    out.paste(slab, (c1, 0))
+    out.paste(slab, (c1, at))
     sbox = slab.getbbox()
-    return remember(out, None if sbox is None else (sbox[0] + c1, sbox[1], sbox[2] + c1, sbox[3]))
+    return remember(out, None if sbox is None else (sbox[0] + c1, sbox[1] + at, sbox[2] + c1, sbox[3] + at))
 
 
 def overlay_roi(image: Image.Image, mask: Image.Image, base_rgba: np.ndarray | None = None) -> Image.Image:

@@ -139,6 +139,25 @@ def test_lanczos_roi_inside_the_horizontal_first_line(side, aspect, w, h, seed):
     assert same(_roi.lanczos_roi(mask, (w, h)), mask.resize((w, h), Image.Resampling.LANCZOS))
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.integers(8, 120), st.integers(8, 120), st.integers(1, 6), st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_lanczos_roi_by_whole_factors(w, h, fx, fy, seed):
+    # Whole-factor reductions run on the reachable outputs only (_integer_pass); inputs kept
+    # inside the horizontal-first line, boxes anywhere.
+    W, H = max(w * fx, 64), max(h * fy, 64)
+    W, H = W - W % w, H - H % h
+    if min(W, H) < 64 or max(W, H) > 4 * min(W, H):
+        return
+    rng = np.random.default_rng(seed)
+    arr = np.zeros((H, W), np.uint8)
+    y1, x1 = int(rng.integers(0, H)), int(rng.integers(0, W))
+    part = arr[y1 : y1 + int(rng.integers(1, H)), x1 : x1 + int(rng.integers(1, W))]
+    part[:] = rng.integers(1, 256, part.shape)
+    mask = Image.fromarray(arr)
+    for size in ((w, h), (w, H), (W, h)):
+        assert same(_roi.lanczos_roi(mask, size), mask.resize(size, Image.Resampling.LANCZOS))
+
+
 @SETTINGS
 @given(masks(), st.integers(0, 2**32 - 1), st.booleans())
 def test_overlay_roi_is_the_whole_image_overlay(mask, seed, rgb_mask):
