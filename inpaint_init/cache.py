@@ -86,11 +86,45 @@ def estimate_nbytes(value: Any) -> int:
     return sys.getsizeof(value)
 
 
-class StageCache:
-    """LRU keyed by stage keys, evicting least-recently-used entries beyond ``max_bytes``."""
+class _DigestsByIdentity:
+    """Picture digests remembered per object (weak references: an entry lives as long as its
+    picture, and an ``id`` reused by a new object never finds an old digest)."""
 
-    def __init__(self, max_bytes: int = 512 * 1024 * 1024):
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[weakref.ref, str | None]] = {}
+        self._lock = threading.Lock()
+
+    def _forget(self, key: int, ref: weakref.ref) -> None:
+        with self._lock:
+            if key in self._entries and self._entries[key][0] is ref:
+                del self._entries[key]
+
+    def digest(self, image: Image.Image) -> str | None:
+        key = id(image)
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and entry[0]() is image:
+            return entry[1]
+        value = image_digest(image)
+        ref = weakref.ref(image, lambda r, key=key: self._forget(key, r))
+        with self._lock:
+            self._entries[key] = (ref, value)
+        return value
+
+
+class StageCache:
+    """LRU keyed by stage keys, evicting least-recently-used entries beyond ``max_bytes``.
+
+    ``frozen_inputs``: the caller promises never to modify a picture after giving it to
+    ``run_init`` (the app's sessions replace pictures, they never paint into one). Each input
+    picture is then hashed once per object rather than on every run - at 4096² that hash is
+    most of a slider change.
+    """
+
+    def __init__(self, max_bytes: int = 512 * 1024 * 1024, frozen_inputs: bool = False):
         self.max_bytes = max_bytes
+        self.frozen_inputs = frozen_inputs
+        self.digests = _DigestsByIdentity()
         self._data: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -285,9 +319,18 @@ class StageRunner:
 
     def bind(self, **values: Any) -> None:
         """Put values into the environment, each keyed by its content (:func:`signature`)."""
+        frozen = self.cache is not None and self.cache.frozen_inputs
         for name, value in values.items():
             self.values[name] = value
-            self.signatures[name] = signature(value)
+            self.signatures[name] = self._frozen_signature(value) if frozen else signature(value)
+
+    def _frozen_signature(self, value: Any) -> Hashable | None:
+        """:func:`signature`, with pictures (alone or in a list) hashed once per object."""
+        if isinstance(value, Image.Image):
+            return ("image", self.cache.digests.digest(value))
+        if isinstance(value, list) and value and all(isinstance(v, Image.Image) for v in value):
+            return ("list", tuple(("image", self.cache.digests.digest(v)) for v in value))
+        return signature(value)
 
     def alias(self, name: str, source: str) -> None:
         """``name`` is the value ``source`` names, with its signature (no rehash)."""

@@ -44,10 +44,13 @@ def get_crop_region(mask, pad: int = 0) -> Box | None:
     >>> get_crop_region(m, pad=4)
     (2, 0, 14, 9)
     """
-    box = mask_bbox(mask)
+    h, w = np.asarray(mask).shape[:2]
+    return _padded(mask_bbox(mask), pad, w, h)
+
+
+def _padded(box: Box | None, pad: int, w: int, h: int) -> Box | None:
     if box is None:
         return None
-    h, w = np.asarray(mask).shape[:2]
     x1, y1, x2, y2 = box
     return max(x1 - pad, 0), max(y1 - pad, 0), min(x2 + pad, w), min(y2 + pad, h)
 
@@ -105,7 +108,9 @@ def paste_to_from_region(crop_region: Box) -> tuple[int, int, int, int]:
 def crop_stage(blurred_mask, inpaint_full_res_padding: int, width: int, height: int):
     """§3 ("Only masked"): the padded box of the blurred mask, that box grown to the processing
     aspect ratio, and ``paste_to`` (x, y, w, h); three Nones for a blank mask."""
-    box = get_crop_region(np.asarray(blurred_mask), inpaint_full_res_padding)
+    from ._roi import nonzero_box
+
+    box = _padded(nonzero_box(blurred_mask), inpaint_full_res_padding, blurred_mask.width, blurred_mask.height)
     if box is None:
         return None, None, None
     region = expand_crop_region(box, width, height, blurred_mask.width, blurred_mask.height)

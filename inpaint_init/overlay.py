@@ -60,9 +60,12 @@ def overlay_stage(base_images: list[Image.Image], overlay_mask: Image.Image, res
     """§5: per image, the RGBA paste-back layer. A mask of another size than the image is
     resized to it by the resize mode first and, as in the webui, replaces the overlay mask for
     the images after it (the last one is ``mask_for_overlay``)."""
+    from ._roi import overlay_roi, rgba_of
+
     overlays, mask = [], overlay_mask
     for image in base_images:
         if mask.size != image.size:
-            mask = resize_or_error(resize_mode, mask, *image.size)
-        overlays.append(make_overlay(image, mask))
+            mask = resize_or_error(resize_mode, mask, *image.size, roi=True)
+        # make_overlay's bytes, made on the mask's box only (_roi.py)
+        overlays.append(overlay_roi(image, mask, rgba_of(image)))
     return overlays, mask

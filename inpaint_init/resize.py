@@ -39,7 +39,11 @@ def _centred_canvas(resized: Image.Image, width: int, height: int) -> Image.Imag
     return canvas
 
 
-def resize_image(resize_mode: int, image: Image.Image, width: int, height: int) -> Image.Image:
+def _plain_lanczos(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    return image.resize(size, resample=LANCZOS)
+
+
+def resize_image(resize_mode: int, image: Image.Image, width: int, height: int, _lanczos=_plain_lanczos) -> Image.Image:
     """Resize ``image`` to ``width``×``height`` the way the webui's img2img does.
 
     - 0 "Just resize": plain Lanczos resize (keeps the mode).
@@ -51,9 +55,11 @@ def resize_image(resize_mode: int, image: Image.Image, width: int, height: int) 
       the last row (column) stays black, as in the webui.
 
     Sizes follow integer arithmetic: the scaled side is ``iw * h // ih`` (or ``ih * w // iw``).
+    ``_lanczos(image, size)`` is the main resize (the stages pass :func:`._roi.lanczos_roi`,
+    which gives the same bytes).
     """
     if resize_mode == ResizeMode.JUST_RESIZE:
-        return image.resize((width, height), resample=LANCZOS)
+        return _lanczos(image, (width, height))
 
     ratio = width / height
     src_ratio = image.width / image.height
@@ -61,13 +67,13 @@ def resize_image(resize_mode: int, image: Image.Image, width: int, height: int) 
         src_w = width if ratio > src_ratio else image.width * height // image.height
         src_h = height if ratio <= src_ratio else image.height * width // image.width
         _check_scaled(image, src_w, src_h, resize_mode)
-        return _centred_canvas(image.resize((src_w, src_h), resample=LANCZOS), width, height)
+        return _centred_canvas(_lanczos(image, (src_w, src_h)), width, height)
 
     # Modes 2 and 3 (mode 3 only reaches here for masks: its images are resized in latent space).
     src_w = width if ratio < src_ratio else image.width * height // image.height
     src_h = height if ratio >= src_ratio else image.height * width // image.width
     _check_scaled(image, src_w, src_h, resize_mode)
-    resized = image.resize((src_w, src_h), resample=LANCZOS)
+    resized = _lanczos(image, (src_w, src_h))
     res = _centred_canvas(resized, width, height)
     if ratio < src_ratio:
         band = height // 2 - src_h // 2
@@ -116,12 +122,14 @@ def interpolate_latent(latent, height: int, width: int):
 
 
 # ----------------------------------------------------------------------------- stages (§3/§4, the mask)
-def resize_or_error(resize_mode: int, image: Image.Image, width: int, height: int) -> Image.Image:
-    """:func:`resize_image`, its refusals as :class:`~inpaint_init.errors.InitError`."""
+def resize_or_error(resize_mode: int, image: Image.Image, width: int, height: int, roi: bool = False) -> Image.Image:
+    """:func:`resize_image`, its refusals as :class:`~inpaint_init.errors.InitError`; ``roi``:
+    a mask, resized on its non-zero box only (same bytes)."""
+    from ._roi import lanczos_roi
     from .errors import InitError
 
     try:
-        return resize_image(resize_mode, image, width, height)
+        return resize_image(resize_mode, image, width, height, lanczos_roi if roi else _plain_lanczos)
     except ValueError as e:
         raise InitError(str(e)) from e
 
@@ -130,13 +138,16 @@ def resize_or_error(resize_mode: int, image: Image.Image, width: int, height: in
 def crop_mask_stage(blurred_mask: Image.Image, crop_region, width: int, height: int) -> Image.Image:
     """§3: "Only masked": the crop of the blurred mask, brought to the processing size by
     "Resize and fill" (the webui's fixed mode 2 for the crop)."""
-    return resize_or_error(ResizeMode.RESIZE_AND_FILL, blurred_mask.crop(crop_region), width, height)
+    from ._roi import crop_known
+
+    return resize_or_error(ResizeMode.RESIZE_AND_FILL, crop_known(blurred_mask, crop_region), width, height, roi=True)
 
 
 @stage("mask_resize", returns=("image_mask", "overlay_mask"))
 def whole_mask_stage(blurred_mask: Image.Image, resize_mode: int, width: int, height: int):
     """§4 whole picture: the blurred mask at the processing size by the resize mode, and the
     overlay's mask, twice as hard (``clip(2·m, 0, 255)``)."""
-    resized = resize_or_error(resize_mode, blurred_mask, width, height)
-    doubled = np.clip(np.asarray(resized).astype(np.float32) * 2, 0, 255).astype(np.uint8)
-    return resized, Image.fromarray(doubled)
+    from ._roi import doubled_roi
+
+    resized = resize_or_error(resize_mode, blurred_mask, width, height, roi=True)
+    return resized, doubled_roi(resized)

@@ -34,7 +34,7 @@ Image.MAX_IMAGE_PIXELS = PAGE_MAX_PIXELS // 2
 # Content-keyed, so sessions share it without seeing each other's results. Bounded in bytes: a
 # 512² refresh adds ~5 MB (the last ~50 states stay), a 2048² one ~30 MB; with the sessions'
 # own bound this keeps the process's growth under hostile load below 500 MB (tests/test_hostile.py).
-CACHE = StageCache(max_bytes=256 * 1024 * 1024)
+CACHE = StageCache(max_bytes=256 * 1024 * 1024, frozen_inputs=True)  # sessions replace pictures, never paint into one
 
 
 VAES = {
