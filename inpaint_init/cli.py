@@ -96,6 +96,19 @@ def add_webui_options(ap: argparse.ArgumentParser) -> None:
         s.add_argument(f"--{sp.name.replace('_', '-')}", type=float, help=f"{sp.label} (default {sp.default:g})")
 
 
+def vae_from_args(args):
+    """The VAE ``--vae/--vae-family/--posterior`` name, or None; a load failure is an InitError
+    (the CLI's one-line exit 2). Imported only when asked for: diffusers takes seconds."""
+    if not args.vae:
+        return None
+    from .vae_loaders import VAELoadError, load_vae
+
+    try:
+        return load_vae(args.vae, family=args.vae_family, posterior=args.posterior)
+    except VAELoadError as e:
+        raise InitError(str(e)) from e
+
+
 def _overrides(args) -> dict:
     names = {f.name for f in dataclasses.fields(InitParams)}
     out = {k: v for k, v in vars(args).items() if k in names and v is not None}
@@ -236,14 +249,7 @@ def run(argv=None) -> list[Path]:
     image, mask, params, tab = apply_tab(args, images[0], mask, params, _open)
     if tab is not None:
         images, notes = [image], notes + tab.notes
-    vae = None
-    if args.vae:
-        from .vae_loaders import VAELoadError, load_vae
-
-        try:
-            vae = load_vae(args.vae, family=args.vae_family, posterior=args.posterior)
-        except VAELoadError as e:
-            raise InitError(str(e)) from e
+    vae = vae_from_args(args)
     result = run_init(images, mask, params, vae=vae)
     if sweep:
         for value in sweep[1]:

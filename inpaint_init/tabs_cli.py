@@ -143,7 +143,7 @@ def _progress(done: int, total: int, name: str) -> None:
 
 def run_batch(argv) -> dict:
     """The batch command's work; raises InitError on bad input. Returns the jobs.json content."""
-    from .cli import _overrides, build_parser
+    from .cli import _overrides, build_parser, vae_from_args
     from .export import export_result
     from .webui_tabs import batch_jobs
 
@@ -160,14 +160,7 @@ def run_batch(argv) -> dict:
     if out.exists() and not out.is_dir():
         raise InitError(f"--out {out} exists and is not a folder")
     base = InitParams().replace(**_overrides(webui))
-    vae = None
-    if webui.vae:
-        from .vae_loaders import VAELoadError, load_vae
-
-        try:
-            vae = load_vae(webui.vae, family=webui.vae_family, posterior=webui.posterior)
-        except VAELoadError as e:
-            raise InitError(str(e)) from e
+    vae = vae_from_args(webui)
     jobs = batch_jobs(
         args.input_dir, mask_dir=args.mask_dir, scale_by=args.scale_by, png_info=args.png_info, png_info_props=props,
         png_info_dir=args.png_info_dir, base=base, on_error="skip" if args.keep_going else "raise",

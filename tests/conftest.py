@@ -25,6 +25,20 @@ settings.register_profile(
 settings.load_profile("default")
 
 
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any connection other than to this machine fails the test: loading must be offline."""
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if host not in ("127.0.0.1", "localhost", "::1") and not str(host).startswith("/"):
+            raise AssertionError(f"network access attempted: {address}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

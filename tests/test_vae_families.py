@@ -6,7 +6,6 @@ typed in by hand, never from the loader's tables.
 """
 
 import json
-import socket
 import types
 
 import pytest
@@ -25,17 +24,7 @@ SPEC = {"sd1": (4, 0.18215, 0.0), "sdxl": (4, 0.13025, 0.0), "sd3": (16, 1.5305,
 X = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    real_connect = socket.socket.connect
-
-    def guarded(self, address):
-        host = address[0] if isinstance(address, tuple) else address
-        if host not in ("127.0.0.1", "localhost", "::1") and not str(host).startswith("/"):
-            raise AssertionError(f"network access attempted: {address}")
-        return real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
+pytestmark = pytest.mark.usefixtures("no_network")  # conftest: loopback only
 
 
 def tiny_family_kl(family: str, seed: int = 0):
