@@ -126,7 +126,7 @@ def blur_roi(mask: Image.Image, blur_x: float, blur_y: float) -> Image.Image:
     on the columns the x pass changed. Where a grown span reaches the image edge it *is* the
     image edge, so OpenCV applies the same reflect-101 there.
     """
-    from .masks import blur_kernel_size
+    from .masks import blur_kernel_size  # here, not at the top: masks imports this module
 
     mask = mask if mask.mode == "L" else mask.convert("L")
     box, bg = _background_box(mask)
@@ -240,7 +240,7 @@ def lanczos_roi(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 def overlay_roi(image: Image.Image, mask: Image.Image, base_rgba: np.ndarray | None = None) -> Image.Image:
     """``overlay.make_overlay`` made on the mask's non-zero box only: elsewhere the overlay is
     the image itself with alpha 255 (``base_rgba``, that conversion, when the caller has it)."""
-    from .overlay import make_overlay
+    from .overlay import make_overlay  # here, not at the top: overlay imports this module
 
     box = nonzero_box(mask)
     if base_rgba is None:

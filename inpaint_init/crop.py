@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cache import stage
+from ._roi import nonzero_box
 
 __all__ = ["mask_bbox", "get_crop_region", "expand_crop_region", "paste_to_from_region"]
 
@@ -108,8 +109,6 @@ def paste_to_from_region(crop_region: Box) -> tuple[int, int, int, int]:
 def crop_stage(blurred_mask, inpaint_full_res_padding: int, width: int, height: int):
     """§3 ("Only masked"): the padded box of the blurred mask, that box grown to the processing
     aspect ratio, and ``paste_to`` (x, y, w, h); three Nones for a blank mask."""
-    from ._roi import nonzero_box
-
     box = _padded(nonzero_box(blurred_mask), inpaint_full_res_padding, blurred_mask.width, blurred_mask.height)
     if box is None:
         return None, None, None

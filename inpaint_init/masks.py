@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .cache import stage
+from ._roi import blur_roi, invert_roi
 
 __all__ = [
     "create_binary_mask",
@@ -99,8 +100,6 @@ def binary_mask_stage(mask_image: Image.Image, round_mask: bool) -> Image.Image:
 @stage("blur", returns="blurred_mask")
 def blur_stage(binary_mask: Image.Image, inpainting_mask_invert: int, mask_blur_x: float, mask_blur_y: float) -> Image.Image:
     """§2: invert ("Inpaint not masked"), then the per-axis OpenCV Gaussian blur."""
-    from ._roi import blur_roi, invert_roi
-
     # The same bytes as blur_mask(invert_mask(...)), worked out on the mask's box only (_roi.py).
     mask = invert_roi(binary_mask) if inpainting_mask_invert else binary_mask
     return blur_roi(mask, mask_blur_x, mask_blur_y)

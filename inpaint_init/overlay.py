@@ -6,6 +6,7 @@ from PIL import Image, ImageOps
 
 from .cache import stage
 from .resize import ResizeMode, resize_image, resize_or_error
+from ._roi import overlay_roi, rgba_of
 
 __all__ = ["flatten", "make_overlay", "apply_overlay", "DEFAULT_BACKGROUND"]
 
@@ -60,8 +61,6 @@ def overlay_stage(base_images: list[Image.Image], overlay_mask: Image.Image, res
     """§5: per image, the RGBA paste-back layer. A mask of another size than the image is
     resized to it by the resize mode first and, as in the webui, replaces the overlay mask for
     the images after it (the last one is ``mask_for_overlay``)."""
-    from ._roi import overlay_roi, rgba_of
-
     overlays, mask = [], overlay_mask
     for image in base_images:
         if mask.size != image.size:

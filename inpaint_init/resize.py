@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from .cache import stage
+from ._roi import crop_known, doubled_roi, lanczos_roi
 
 __all__ = ["ResizeMode", "RESIZE_MODE_LABELS", "resize_image", "interpolate_latent"]
 
@@ -125,7 +126,6 @@ def interpolate_latent(latent, height: int, width: int):
 def resize_or_error(resize_mode: int, image: Image.Image, width: int, height: int, roi: bool = False) -> Image.Image:
     """:func:`resize_image`, its refusals as :class:`~inpaint_init.errors.InitError`; ``roi``:
     a mask, resized on its non-zero box only (same bytes)."""
-    from ._roi import lanczos_roi
     from .errors import InitError
 
     try:
@@ -138,8 +138,6 @@ def resize_or_error(resize_mode: int, image: Image.Image, width: int, height: in
 def crop_mask_stage(blurred_mask: Image.Image, crop_region, width: int, height: int) -> Image.Image:
     """§3: "Only masked": the crop of the blurred mask, brought to the processing size by
     "Resize and fill" (the webui's fixed mode 2 for the crop)."""
-    from ._roi import crop_known
-
     return resize_or_error(ResizeMode.RESIZE_AND_FILL, crop_known(blurred_mask, crop_region), width, height, roi=True)
 
 
@@ -147,7 +145,5 @@ def crop_mask_stage(blurred_mask: Image.Image, crop_region, width: int, height: 
 def whole_mask_stage(blurred_mask: Image.Image, resize_mode: int, width: int, height: int):
     """§4 whole picture: the blurred mask at the processing size by the resize mode, and the
     overlay's mask, twice as hard (``clip(2·m, 0, 255)``)."""
-    from ._roi import doubled_roi
-
     resized = resize_or_error(resize_mode, blurred_mask, width, height, roi=True)
     return resized, doubled_roi(resized)
