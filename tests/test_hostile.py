@@ -57,6 +57,11 @@ def numeric_positions(block_fn) -> list[int]:
     return [i for i, c in enumerate(block_fn.inputs) if isinstance(c, (gr.Slider, gr.Number))]
 
 
+# Liveness, not a latency bench: the page must still answer after the attack (a wedged or dead
+# server never does). On CI's 2 cores a GET right after the fuzz's last computes took 1.5 s.
+ANSWERS_WITHIN_S = 5.0
+
+
 def page_answers(base: str) -> float:
     start = time.perf_counter()
     r = httpx.get(base + "/", timeout=10)
@@ -95,7 +100,7 @@ def test_every_numeric_input_of_every_event_survives_bad_numbers(served):
             # answered, never a crash: a result (the notes say why) or Gradio's refusal
             assert out.get("msg") in ("process_completed", "refused"), (block_fn.name, case, out)
     assert checked > 100
-    assert page_answers(base) < 1.0
+    assert page_answers(base) < ANSWERS_WITHIN_S
     assert rss_mb() - before < 500
     assert h.SESSIONS.get(victim) is victim_session and victim_session.image is victim_image
 
@@ -109,7 +114,7 @@ def test_a_nan_blur_factor_in_compare_is_a_sentence_not_a_crash(served):
     assert out.get("msg") == "process_completed", out
     table = out["output"]["data"][1]
     assert "⛔" in table and "blur_factor" in table.lower() or "diffusers blur_factor" in table, table
-    assert page_answers(base) < 1.0
+    assert page_answers(base) < ANSWERS_WITHIN_S
 
 
 def test_a_slider_value_out_of_range_is_used_clamped_and_said(served):
@@ -152,7 +157,7 @@ def test_many_image_and_huge_image_imports(served):
     assert "Width: 4096 is outside what the control offers (64–2048); used 2048." in results[2]
     assert "Mask blur x: 200 is outside what the control offers (0–64); used 64." in results[2]
     assert rss_mb() - before < 500
-    assert page_answers(base) < 1.0
+    assert page_answers(base) < ANSWERS_WITHIN_S
 
 
 def test_foreign_host_headers_are_refused_on_a_local_bind(served):
@@ -205,4 +210,4 @@ def test_a_hundred_fresh_sessions_lose_nobody(served):
     for i in range(100):
         call(base, first._id, default_data(demo, first), f"fresh-{i}")
     assert h.SESSIONS.get(victim) is session and session.image is image
-    assert rss_mb() - before < 500 and page_answers(base) < 1.0
+    assert rss_mb() - before < 500 and page_answers(base) < ANSWERS_WITHIN_S
